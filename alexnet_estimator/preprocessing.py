@@ -1,0 +1,71 @@
+"""Per-image ops: decode any common format to RGB, resize, scale to [0, 1].
+
+Training, evaluation, prediction and the exported SavedModel all call
+`preprocess_image`, so a served image is treated exactly as an evaluated one.
+"""
+import tensorflow as tf
+
+# BMP stores its bits per pixel as a little-endian uint16 at byte 28.
+_BMP_BPP_OFFSET = 28
+# tf.io.decode_bmp must be told the channel count the file has.
+_BMP_CHANNELS = {8: 1, 24: 3, 32: 4}
+
+
+def _to_rgb(image):
+  """uint8 [H, W, C] with C in {1, 3, 4} -> uint8 [H, W, 3]."""
+  channels = tf.shape(image)[-1]
+  return tf.case([(tf.equal(channels, 1), lambda: tf.tile(image, [1, 1, 3])),
+                  (tf.equal(channels, 4), lambda: image[:, :, :3])],
+                 default=lambda: image)
+
+
+def _decode_bmp(image_bytes):
+  """Decodes 8-, 24- and 32-bit BMPs, which decode_image(channels=3) refuses."""
+  bpp = tf.io.decode_raw(
+      tf.strings.substr(image_bytes, _BMP_BPP_OFFSET, 2), tf.uint16)[0]
+  bpp = tf.cast(bpp, tf.int32)
+  branches = [(tf.equal(bpp, bits),
+               lambda c=c: _to_rgb(tf.io.decode_bmp(image_bytes, channels=c)))
+              for bits, c in sorted(_BMP_CHANNELS.items())]
+  # Any other depth: decode_bmp raises, and the caller skips the image.
+  return tf.case(branches,
+                 default=lambda: tf.io.decode_bmp(image_bytes, channels=3))
+
+
+def decode_image(image_bytes):
+  """Decodes one encoded image by its content, whatever its file name says.
+
+  JPEG (including CMYK and grayscale), PNG (including grayscale and RGBA), GIF
+  (first frame) and BMP (8, 24 and 32 bit) all become RGB.
+
+  Args:
+    image_bytes: scalar string Tensor, the encoded image.
+
+  Returns:
+    uint8 Tensor [height, width, 3]. Running it raises InvalidArgumentError for
+    bytes that are not a complete image of these formats.
+  """
+  is_bmp = tf.equal(tf.strings.substr(image_bytes, 0, 2), 'BM')
+  image = tf.cond(
+      is_bmp, lambda: _decode_bmp(image_bytes),
+      lambda: tf.io.decode_image(image_bytes, channels=3,
+                                 expand_animations=False))
+  image.set_shape([None, None, 3])
+  return image
+
+
+def preprocess_image(image_bytes, image_size):
+  """The tutorial's preprocessing: decode, scale to [0, 1], resize to a square.
+
+  Args:
+    image_bytes: scalar string Tensor, the encoded image.
+    image_size: Python int, side of the output.
+
+  Returns:
+    float32 Tensor [image_size, image_size, 3] with values in [0, 1].
+  """
+  image = tf.image.convert_image_dtype(decode_image(image_bytes), tf.float32)
+  # Bilinear weights are convex, so the result stays within [0, 1].
+  image = tf.image.resize_images(image, [image_size, image_size])
+  image.set_shape([image_size, image_size, 3])
+  return image

@@ -1,0 +1,364 @@
+r"""Trains, evaluates, predicts with and exports AlexNet on tf.estimator.
+
+  python -m alexnet_estimator.train --data_dir DATA --model_dir RUN
+  python -m alexnet_estimator.train --mode eval --data_dir DATA --model_dir RUN
+  python -m alexnet_estimator.train --mode predict --model_dir RUN IMAGE_OR_DIR...
+  python -m alexnet_estimator.train --mode export --model_dir RUN --export_dir OUT
+
+DATA is a class-per-folder image tree: DATA/train/<class>/* with
+DATA/validation/<class>/* (or val/), or DATA/<class>/* split deterministically.
+--mode eval prints its metrics as one JSON object on the last line of stdout;
+--mode predict prints one JSON object per image; --mode export prints the
+SavedModel's path. Rerunning a training run resumes from its last checkpoint.
+"""
+from __future__ import print_function
+
+import json
+import math
+import os
+import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # hide C++ start-up INFO
+
+# pylint: disable=g-import-not-at-top
+from absl import app
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from alexnet_estimator import estimator as estimator_lib
+from alexnet_estimator import export as export_lib
+from alexnet_estimator import hooks as hooks_lib
+from alexnet_estimator import image_folder
+from alexnet_estimator import input_fn as input_lib
+from alexnet_estimator import model_fn as model_fn_lib
+from alexnet_estimator import params as params_lib
+
+MODES = ('train', 'eval', 'train_and_eval', 'predict', 'export')
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('data_dir', None, 'Image folder tree (see above). Needed '
+                    'by train, eval and train_and_eval.')
+flags.DEFINE_string('model_dir', None, 'Folder of the run: checkpoints, '
+                    'TensorBoard summaries and the model description.')
+flags.DEFINE_enum('mode', 'train_and_eval', MODES, 'What to do.')
+flags.DEFINE_string('export_dir', None, 'With --mode export (or after '
+                    'training, if set): folder to write a timestamped '
+                    'SavedModel into.')
+flags.DEFINE_integer('train_epochs', 10, 'Epochs to train for, counted from '
+                     'step 0 of the run.')
+flags.DEFINE_integer('max_train_steps', None, 'If set, stop training at this '
+                     'global step even if --train_epochs asks for more.')
+flags.DEFINE_integer('epochs_between_evals', 1, 'With train_and_eval: '
+                     'epochs of training between evaluations.')
+flags.DEFINE_float('validation_percent', 10.0, 'Share of each class held out '
+                   'for validation when --data_dir has no validation folder.')
+flags.DEFINE_integer('save_checkpoints_steps', None, 'Checkpoint every this '
+                     'many steps (default: every 10 minutes and at the end).')
+flags.DEFINE_integer('log_every_n_steps', 10, 'Log progress and write '
+                     'summaries every this many steps.')
+# Hyper-parameters: None keeps params.DEFAULTS (or the model's own settings).
+flags.DEFINE_integer('batch_size', None, 'Global batch size (default %d).'
+                     % params_lib.DEFAULTS['batch_size'])
+flags.DEFINE_float('learning_rate', None, 'Learning rate (default %g, the '
+                   'tutorial\'s).' % params_lib.DEFAULTS['learning_rate'])
+flags.DEFINE_enum('optimizer', None, params_lib.OPTIMIZERS, 'sgd is the '
+                  'tutorial\'s GradientDescentOptimizer (default); momentum '
+                  'uses --momentum; adam is AdamOptimizer.')
+flags.DEFINE_float('momentum', None, 'Momentum for --optimizer momentum '
+                   '(default %g).' % params_lib.DEFAULTS['momentum'])
+flags.DEFINE_float('dropout_rate', None, 'Dropout rate after dense1 and '
+                   'dense2 (default %g).' % params_lib.DEFAULTS['dropout_rate'])
+flags.DEFINE_integer('image_size', None, 'Side images are resized to '
+                     '(default %d; at least %d).' % (
+                         params_lib.DEFAULTS['image_size'],
+                         params_lib.MIN_IMAGE_SIZE))
+flags.DEFINE_enum('data_format', None, params_lib.DATA_FORMATS, 'Layout of '
+                  'the convolutions; default channels_first when a GPU is '
+                  'present, else channels_last. Exports are always NHWC.')
+
+_HYPER_PARAMETER_FLAGS = ('batch_size', 'learning_rate', 'optimizer',
+                          'momentum', 'dropout_rate', 'image_size',
+                          'data_format')
+
+
+class UsageError(ValueError):
+  """A flag is missing or wrong; the message names it."""
+
+
+def _positive(name, value):
+  if value is not None and value < 1:
+    raise UsageError('--%s must be >= 1, got %d' % (name, value))
+
+
+def check_flags(mode, data_dir, model_dir, export_dir, predict_paths,
+                counts):
+  """Raises UsageError for a flag combination that cannot work.
+
+  Args:
+    mode: one of MODES.
+    data_dir, model_dir, export_dir: the flags' values.
+    predict_paths: positional arguments.
+    counts: dict of integer flags that must be >= 1 when set.
+  """
+  if not model_dir:
+    raise UsageError('--model_dir is required')
+  if mode in ('train', 'eval', 'train_and_eval') and not data_dir:
+    raise UsageError('--data_dir is required with --mode %s' % mode)
+  if mode == 'export' and not export_dir:
+    raise UsageError('--export_dir is required with --mode export')
+  if mode == 'predict' and not predict_paths:
+    raise UsageError('--mode predict needs image files or folders as '
+                     'arguments')
+  if mode != 'predict' and predict_paths:
+    raise UsageError('unexpected argument %r (only --mode predict takes '
+                     'paths)' % predict_paths[0])
+  for name, value in sorted(counts.items()):
+    _positive(name, value)
+
+
+def _resolve_params(overrides, model_dir, class_names=None):
+  """Full params for this run: flags, then the model's description, defaults.
+
+  Raises:
+    UsageError: a hyper-parameter flag is out of range (named as the flag).
+  """
+  overrides = dict(overrides)
+  if class_names is not None:
+    overrides['class_names'] = list(class_names)
+    overrides['num_classes'] = len(class_names)
+  info = estimator_lib.load_model_info(model_dir)
+  if info is not None:
+    overrides.setdefault('class_names', info['class_names'])
+    overrides.setdefault('num_classes', len(info['class_names']))
+    overrides.setdefault('image_size', info['image_size'])
+  if overrides.get('data_format') is None:
+    overrides['data_format'] = ('channels_first'
+                                if estimator_lib.gpu_available()
+                                else 'channels_last')
+  try:
+    return params_lib.make_params(overrides)
+  except params_lib.ParamError as e:
+    raise UsageError('--%s %s' % (e.key, e.message))
+
+
+def _make_estimator(model_dir, params, save_checkpoints_steps,
+                    log_every_n_steps):
+  config = estimator_lib.make_run_config(
+      model_dir, save_checkpoints_steps=save_checkpoints_steps,
+      log_every_n_steps=log_every_n_steps)
+  return tf.estimator.Estimator(model_fn=model_fn_lib.model_fn,
+                                params=params, config=config)
+
+
+def _train_steps(num_train, params, train_epochs, max_train_steps):
+  steps = max(1, int(math.ceil(train_epochs * num_train /
+                               float(params['batch_size']))))
+  return min(steps, max_train_steps) if max_train_steps else steps
+
+
+def _report_skipped(skipped, what):
+  if skipped.count:
+    logging.warning('Skipped %d unreadable file(s) in %s (named above).',
+                    skipped.count, what)
+
+
+def _evaluate(estimator, data, params):
+  """Evaluates once over every validation image; returns a JSON-able dict."""
+  skipped = input_lib.SkippedFiles()
+  results = estimator.evaluate(input_lib.make_input_fn(
+      data.validation.files, data.validation.labels, False, params, skipped))
+  _report_skipped(skipped, 'the validation set')
+  metrics = {k: (int(v) if k == 'global_step' else float(v))
+             for k, v in results.items()}
+  metrics['num_images'] = len(data.validation.files) - skipped.count
+  metrics['skipped_files'] = skipped.count
+  return metrics
+
+
+def _export(model_dir, params, export_dir):
+  """Writes a SavedModel that takes encoded images; returns its path."""
+  # Served on any machine: NHWC, which CPU kernels require.
+  params = dict(params, data_format='channels_last')
+  estimator = _make_estimator(model_dir, params, None, 100)
+  path = estimator.export_saved_model(
+      export_dir, export_lib.serving_input_receiver_fn(params['image_size']))
+  return tf.compat.as_str(path)
+
+
+def _predict(estimator, params, paths, out):
+  """Writes one JSON line per file to `out`, in the order of the files."""
+  files = image_folder.expand_paths(paths)
+  skipped = input_lib.SkippedFiles()
+  predictions = estimator.predict(input_lib.make_predict_input_fn(
+      files, params['batch_size'], params['image_size'], skipped))
+  pending = iter(files)
+  for prediction in predictions:
+    name = tf.compat.as_str(prediction['file'])
+    for path in pending:
+      if path == name:
+        break
+      print(json.dumps({'file': path, 'error': 'not a readable image'}),
+            file=out)
+    class_id = int(prediction['classes'])
+    print(json.dumps({
+        'file': name,
+        'class_id': class_id,
+        'class_name': tf.compat.as_str(prediction['class_names']),
+        'probability': float(prediction['probabilities'][class_id]),
+    }), file=out)
+  for path in pending:
+    print(json.dumps({'file': path, 'error': 'not a readable image'}),
+          file=out)
+  _report_skipped(skipped, 'the files to predict')
+
+
+def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
+        overrides=None, train_epochs=10, max_train_steps=None,
+        epochs_between_evals=1, validation_percent=10.0,
+        save_checkpoints_steps=None, log_every_n_steps=10, out=None):
+  """Runs one CLI mode with plain values; no flags are read here.
+
+  Args:
+    mode: one of MODES.
+    model_dir: the run's folder.
+    data_dir: image folder tree; needed by train, eval and train_and_eval.
+    export_dir: where export writes its timestamped SavedModel.
+    predict_paths: image files or folders for predict.
+    overrides: dict of hyper-parameter overrides (keys of params.DEFAULTS).
+    train_epochs, max_train_steps, epochs_between_evals, validation_percent,
+    save_checkpoints_steps, log_every_n_steps: as the flags of the same names.
+    out: stream for the results (default sys.stdout).
+
+  Returns:
+    eval: the metrics dict; export: the SavedModel path; else None.
+
+  Raises:
+    UsageError, image_folder.DataError, estimator.ModelDirError: the run cannot
+      start; nothing was written.
+  """
+  out = out or sys.stdout
+  overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+  check_flags(mode, data_dir, model_dir, export_dir, predict_paths,
+              {'train_epochs': train_epochs,
+               'max_train_steps': max_train_steps,
+               'epochs_between_evals': epochs_between_evals,
+               'save_checkpoints_steps': save_checkpoints_steps,
+               'log_every_n_steps': log_every_n_steps})
+  if not 0 <= validation_percent < 100:
+    raise UsageError('--validation_percent must be in [0, 100), got %g'
+                     % validation_percent)
+
+  if mode in ('predict', 'export'):
+    if estimator_lib.load_model_info(model_dir) is None:
+      raise estimator_lib.ModelDirError(
+          '--model_dir %s holds no trained model (no %s); train first'
+          % (model_dir, estimator_lib.MODEL_INFO_FILE))
+    params = _resolve_params(overrides, model_dir)
+    estimator_lib.check_compatible(model_dir, params)
+    if tf.train.latest_checkpoint(model_dir) is None:
+      raise estimator_lib.ModelDirError('--model_dir %s has no checkpoint'
+                                        % model_dir)
+    if mode == 'export':
+      path = _export(model_dir, params, export_dir)
+      print(path, file=out)
+      return path
+    _predict(_make_estimator(model_dir, params, save_checkpoints_steps,
+                             log_every_n_steps), params, predict_paths, out)
+    return None
+
+  data = image_folder.find(data_dir, validation_percent)
+  params = _resolve_params(overrides, model_dir, data.class_names)
+  # Before any step: the data and settings must fit what model_dir holds.
+  estimator_lib.check_compatible(model_dir, params)
+  logging.info('%s: %d classes, %d training and %d validation files (%s '
+               'layout).', data_dir, len(data.class_names),
+               len(data.train.files), len(data.validation.files), data.layout)
+  if mode == 'eval':
+    if tf.train.latest_checkpoint(model_dir) is None:
+      raise estimator_lib.ModelDirError('--model_dir %s has no checkpoint to '
+                                        'evaluate' % model_dir)
+  if mode != 'train' and not data.validation.files:
+    raise image_folder.DataError(
+        '%s has no validation images (raise --validation_percent or add a '
+        'validation/ folder)' % data_dir)
+  estimator = _make_estimator(model_dir, params, save_checkpoints_steps,
+                              log_every_n_steps)
+  if mode == 'eval':
+    metrics = _evaluate(estimator, data, params)
+    print(json.dumps(metrics, sort_keys=True), file=out)
+    return metrics
+
+  estimator_lib.save_model_info(model_dir, data.class_names,
+                                params['image_size'])
+  last_step = _train_steps(len(data.train.files), params, train_epochs,
+                           max_train_steps)
+  steps_per_cycle = (last_step if mode == 'train' else
+                     _train_steps(len(data.train.files), params,
+                                  epochs_between_evals, None))
+  skipped = input_lib.SkippedFiles()
+  train_input = input_lib.make_input_fn(data.train.files, data.train.labels,
+                                        True, params, skipped)
+  hook = hooks_lib.ProgressHook(params['batch_size'], last_step,
+                                log_every_n_steps)
+  metrics = None
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  step = (tf.train.load_variable(checkpoint, 'global_step')
+          if checkpoint else 0)
+  if step >= last_step:
+    logging.info('%s is already trained to step %d (of %d).', model_dir, step,
+                 last_step)
+  elif step:
+    logging.info('Resuming %s from step %d.', model_dir, step)
+  while step < last_step:
+    step = min(step + steps_per_cycle, last_step)
+    estimator.train(train_input, hooks=[hook], max_steps=step)
+    if mode == 'train_and_eval':
+      metrics = _evaluate(estimator, data, params)
+      logging.info('Evaluation at step %d: %s', metrics['global_step'],
+                   json.dumps(metrics, sort_keys=True))
+  _report_skipped(skipped, 'the training set')
+  if export_dir:
+    print(_export(model_dir, params, export_dir), file=out)
+  if metrics is not None:
+    print(json.dumps(metrics, sort_keys=True), file=out)
+  return metrics
+
+
+def main(argv):
+  tf.get_logger().propagate = False  # absl's handler already prints TF's log
+  overrides = {k: getattr(FLAGS, k) for k in _HYPER_PARAMETER_FLAGS}
+  try:
+    run(FLAGS.mode, FLAGS.model_dir, data_dir=FLAGS.data_dir,
+        export_dir=FLAGS.export_dir, predict_paths=argv[1:],
+        overrides=overrides, train_epochs=FLAGS.train_epochs,
+        max_train_steps=FLAGS.max_train_steps,
+        epochs_between_evals=FLAGS.epochs_between_evals,
+        validation_percent=FLAGS.validation_percent,
+        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        log_every_n_steps=FLAGS.log_every_n_steps)
+  except (UsageError, image_folder.DataError,
+          estimator_lib.ModelDirError) as e:
+    _fail(e, 2 if isinstance(e, UsageError) else 1)
+
+
+def _fail(message, code):
+  print('alexnet_estimator.train: error: %s' % message, file=sys.stderr)
+  sys.exit(code)
+
+
+def _parse_flags(argv):
+  """absl's parser, with a one-line error instead of a usage dump."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    _fail(e, 2)
+
+
+def console_main():
+  """Entry point of the `alexnet-estimator` console script."""
+  app.run(main, flags_parser=_parse_flags)
+
+
+if __name__ == '__main__':
+  console_main()
