@@ -356,7 +356,16 @@ def _parse_flags(argv):
 
 
 def console_main():
-  """Entry point of the `alexnet-estimator` console script."""
+  """Entry point of the `alexnet-estimator` console script.
+
+  absl's --help describes the main module; under a console script that is the
+  generated wrapper, so lend it this module's docstring and flags.
+  """
+  wrapper = sys.modules['__main__']
+  if wrapper is not sys.modules.get(__name__):
+    wrapper.__doc__ = __doc__
+    for flag in FLAGS.flags_by_module_dict().get(__name__, []):
+      FLAGS.register_key_flag_for_module(sys.argv[0], flag)
   app.run(main, flags_parser=_parse_flags)
 
 
