@@ -121,8 +121,9 @@ def _metrics(labels, logits, predictions, params):
 
 def _train_op(loss, params):
   """SGD as in the tutorial, momentum SGD or Adam, at a fixed rate."""
+  # The tensor is not called 'learning_rate', so the summary's tag can be.
   learning_rate = tf.constant(params['learning_rate'], tf.float32,
-                              name='learning_rate')
+                              name='learning_rate_value')
   tf.summary.scalar('learning_rate', learning_rate)
   if params['optimizer'] == 'momentum':
     optimizer = tf.train.MomentumOptimizer(learning_rate, params['momentum'])
