@@ -14,6 +14,7 @@ SavedModel's path. Rerunning a training run resumes from its last checkpoint.
 from __future__ import print_function
 
 import json
+import logging as logging_lib
 import math
 import os
 import sys
@@ -325,8 +326,19 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
   return metrics
 
 
+class _DropDeprecationNotices(logging_lib.Filter):
+  """Keeps TF 1.15's deprecation notices (dozens per graph) out of the log."""
+
+  def filter(self, record):
+    message = record.getMessage()
+    return not ('is deprecated' in message or
+                'Instructions for updating' in message)
+
+
 def main(argv):
-  tf.get_logger().propagate = False  # absl's handler already prints TF's log
+  tf_logger = tf.get_logger()
+  tf_logger.propagate = False  # absl's handler would print TF's lines twice
+  tf_logger.addFilter(_DropDeprecationNotices())
   overrides = {k: getattr(FLAGS, k) for k in _HYPER_PARAMETER_FLAGS}
   try:
     run(FLAGS.mode, FLAGS.model_dir, data_dir=FLAGS.data_dir,

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -208,6 +209,40 @@ class ResumeTest(tf.test.TestCase):
     self.assertIn('Resuming %s from step 1' % model_dir, stderr)
     self.assertEqual(tf.train.load_variable(
         tf.train.latest_checkpoint(model_dir), 'global_step'), 3)
+
+
+class KilledRunTest(tf.test.TestCase):
+
+  def test_run_killed_mid_way_resumes_and_finishes(self):
+    root = self.get_temp_dir()
+    data_dir = os.path.join(root, 'data')
+    model_dir = os.path.join(root, 'model')
+    testdata.make_tree(data_dir, layout='split', classes=CLASSES,
+                       train_per_class=2, validation_per_class=1,
+                       image_size=(30, 30))
+    args = [sys.executable, '-m', 'alexnet_estimator.train', '--data_dir',
+            data_dir, '--model_dir', model_dir, '--mode', 'train',
+            '--train_epochs', '1000', '--max_train_steps', '60',
+            '--save_checkpoints_steps', '2'] + TINY
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    # Wait for a checkpoint past the one written at step 0, then kill.
+    while (not glob.glob(os.path.join(model_dir, 'model.ckpt-[1-9]*.index'))
+           and proc.poll() is None and time.time() < deadline):
+      time.sleep(0.1)
+    proc.kill()  # SIGKILL: no chance to save anything more
+    proc.wait()
+    killed_at = tf.train.load_variable(tf.train.latest_checkpoint(model_dir),
+                                       'global_step')
+    self.assertBetween(killed_at, 1, 59)  # it really was stopped mid-way
+
+    code, _, stderr = run_cli(*args[3:])
+    self.assertEqual(code, 0, stderr)
+    self.assertIn('Resuming %s from step %d' % (model_dir, killed_at), stderr)
+    self.assertEqual(tf.train.load_variable(
+        tf.train.latest_checkpoint(model_dir), 'global_step'), 60)
 
 
 class CliErrorTest(tf.test.TestCase):
