@@ -5,6 +5,7 @@ be read or decoded (not an image, truncated, corrupt) is dropped from the
 stream, a warning names it once, and `SkippedFiles` counts it: a bad file never
 stops or hangs a run.
 """
+import os
 import threading
 
 from absl import logging
@@ -13,6 +14,11 @@ import tensorflow as tf
 from alexnet_estimator import preprocessing
 
 _AUTOTUNE = tf.data.experimental.AUTOTUNE
+
+
+def _num_parallel_calls():
+  """Images in flight: four per core keeps every core busy between waits."""
+  return 4 * (os.cpu_count() or 1)
 
 
 class SkippedFiles(object):
@@ -46,21 +52,60 @@ class SkippedFiles(object):
       return len(self._files)
 
 
-def _load_or_flag(path, label, image_size):
-  """A one-element dataset: (image, label, path, ok).
+def _load_or_flag(load, source, label, name):
+  """A one-element dataset: (image, label, name, ok).
 
   tf.data cannot catch a decode error inside `map`; `ignore_errors` on a
-  per-file dataset can. If that dataset comes out empty, the appended
-  placeholder element (ok=False) carries the path out for reporting.
+  per-element dataset can. If that dataset comes out empty, the appended
+  placeholder element (ok=False) carries `name` out for reporting.
   """
-  def load(p, l):
-    image = preprocessing.preprocess_image(tf.io.read_file(p), image_size)
-    return image, l, p, tf.constant(True)
-  decoded = tf.data.Dataset.from_tensors((path, label)).map(load).apply(
-      tf.data.experimental.ignore_errors())
+  decoded = tf.data.Dataset.from_tensors((source, label)).map(
+      lambda s, l: load(s, l) + (name, tf.constant(True))).apply(
+          tf.data.experimental.ignore_errors())
   flagged = tf.data.Dataset.from_tensors(
-      (tf.zeros([0, 0, 3]), label, path, tf.constant(False)))
+      (tf.zeros([0, 0, 3]), label, name, tf.constant(False)))
   return decoded.concatenate(flagged).take(1)
+
+
+def _decode_skipping_bad(ds, load, image_size, skipped, num_parallel_calls,
+                         deterministic=True):
+  """Maps (source, label, name) to (image, label, name), dropping failures.
+
+  Args:
+    ds: dataset of (source, int32 label, string name) elements.
+    load: function (source, label) -> (float32 image [S, S, 3], int32 label)
+      that may raise at run time for bad data.
+    image_size: S.
+    skipped: SkippedFiles; gets the name of every element that fails.
+    num_parallel_calls: Python int, loads run in parallel.
+    deterministic: keep the input order (False lets fast elements overtake).
+  """
+  # Parallel and, with block_length 1 and sloppy=False, in input order: each
+  # sub-dataset yields exactly one element. The experimental
+  # parallel_interleave, not Dataset.interleave(num_parallel_calls=...):
+  # TF 1.15's parallel Dataset.interleave segfaults now and then when an
+  # endless pipeline is torn down (seen here in about 1 run in 10).
+  ds = ds.apply(tf.data.experimental.parallel_interleave(
+      lambda s, l, n: _load_or_flag(load, s, l, n),
+      cycle_length=num_parallel_calls, block_length=1,
+      sloppy=not deterministic))
+
+  def report(name):
+    skipped.add(name)
+    return False
+
+  def keep(image, label, name, ok):
+    del image, label  # unused
+    return tf.cond(ok, lambda: tf.constant(True),
+                   lambda: tf.py_func(report, [name], tf.bool,
+                                      stateful=True))
+
+  def restore_shape(image, label, name, ok):
+    del ok  # always True here
+    image.set_shape([image_size, image_size, 3])
+    return image, label, name
+
+  return ds.filter(keep).map(restore_shape)
 
 
 def _decoded_files(files, labels, image_size, skipped, is_training):
@@ -75,26 +120,13 @@ def _decoded_files(files, labels, image_size, skipped, is_training):
     # Shuffle the whole file list (names are small) before repeat: every file
     # is seen once per epoch, in a new order each epoch.
     ds = ds.shuffle(len(files), reshuffle_each_iteration=True).repeat()
-  # Parallel and still in input order: each sub-dataset yields one element.
-  ds = ds.interleave(lambda p, l: _load_or_flag(p, l, image_size),
-                     cycle_length=_AUTOTUNE, block_length=1,
-                     num_parallel_calls=_AUTOTUNE)
+  ds = ds.map(lambda path, label: (path, label, path))
 
-  def report(path):
-    skipped.add(path.numpy())
-    return False
-
-  def keep(image, label, path, ok):
-    del image, label  # unused
-    return tf.cond(ok, lambda: tf.constant(True),
-                   lambda: tf.py_function(report, [path], tf.bool))
-
-  def restore_shape(image, label, path):
-    image.set_shape([image_size, image_size, 3])
-    return image, label, path
-
-  ds = ds.filter(keep).map(lambda i, l, p, ok: restore_shape(i, l, p))
-  return ds
+  def load(path, label):
+    return (preprocessing.preprocess_image(tf.io.read_file(path), image_size),
+            label)
+  return _decode_skipping_bad(ds, load, image_size, skipped,
+                              _num_parallel_calls())
 
 
 def make_input_fn(files, labels, is_training, params, skipped):
