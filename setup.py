@@ -9,7 +9,8 @@ import setuptools
 
 # numpy and protobuf come pinned by the TensorFlow build in use; pinning them
 # here would fight NVIDIA's TF1 containers, which ship newer numpy.
-COMMON = ['absl-py>=0.7']
+# Pillow: build_tfrecords re-encodes images with it.
+COMMON = ['absl-py>=0.7', 'Pillow>=6']
 
 setuptools.setup(
     name='alexnet_estimator',
@@ -28,6 +29,8 @@ setuptools.setup(
     entry_points={
         'console_scripts': [
             'alexnet-estimator=alexnet_estimator.train:console_main',
+            'alexnet-build-tfrecords='
+            'alexnet_estimator.build_tfrecords:console_main',
         ],
     },
     classifiers=[

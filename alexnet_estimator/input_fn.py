@@ -12,6 +12,7 @@ from absl import logging
 import tensorflow as tf
 
 from alexnet_estimator import preprocessing
+from alexnet_estimator import tfrecords
 
 _AUTOTUNE = tf.data.experimental.AUTOTUNE
 
@@ -189,4 +190,90 @@ def make_synthetic_input_fn(params):
   def _input_fn():
     # Made once inside the dataset and cached: no per-step cost.
     return tf.data.Dataset.range(1).map(_make_batch).cache().repeat()
+  return _input_fn
+
+
+def _parse_record(record, image_size, label_offset, is_training, params):
+  """A tf.train.Example of the ImageNet layout -> (image, int32 class id)."""
+  features = tf.io.parse_single_example(record, tfrecords.FEATURES)
+  if is_training:
+    image = preprocessing.preprocess_for_train(
+        features['image/encoded'], image_size, params['random_crop'])
+  else:
+    image = preprocessing.preprocess_image(features['image/encoded'],
+                                           image_size)
+  label = tf.cast(features['image/class/label'] - label_offset, tf.int32)
+  # An out-of-range label fails here and the record is skipped, named.
+  with tf.control_dependencies([tf.debugging.assert_greater_equal(label, 0),
+                                tf.debugging.assert_less(
+                                    label, params['num_classes'])]):
+    return tf.identity(image), label
+
+
+def _named_records(shard):
+  """(record, 'SHARD record N') pairs; a truncated shard ends where it breaks."""
+  records = tf.data.TFRecordDataset(shard).apply(
+      tf.data.experimental.ignore_errors())
+  return records.apply(tf.data.experimental.enumerate_dataset()).map(
+      lambda i, r: (r, tf.strings.join([shard, ' record ',
+                                        tf.strings.as_string(i)])))
+
+
+def make_tfrecord_input_fn(shards, is_training, params, skipped,
+                           label_offset=tfrecords.DEFAULT_LABEL_OFFSET):
+  """Returns an input_fn over ImageNet-style TFRecord shards.
+
+  Training: shard order shuffled each epoch, shards read in parallel
+  (interleaved), an optional in-memory cache of the records, a record shuffle
+  buffer before repeat, parallel decoding, batches of a fixed size, prefetch.
+  Evaluation: every record once, in order, the last batch kept.
+
+  Args:
+    shards: list of TFRecord paths.
+    is_training: Python bool.
+    params: dict; reads batch_size, image_size, num_classes, random_crop,
+      shuffle_buffer, cache_input, sloppy_input and
+      datasets_num_private_threads.
+    skipped: a SkippedFiles that records the records that do not decode.
+    label_offset: stored label of class id 0 (1 for ImageNet's builders).
+
+  Returns:
+    An input_fn taking an optional tf.distribute.InputContext: each input
+    pipeline then reads its own subset of the shards.
+  """
+  shards = list(shards)
+  deterministic = not params['sloppy_input']
+
+  def _input_fn(input_context=None):
+    files = tf.data.Dataset.from_tensor_slices(tf.constant(shards))
+    if input_context is not None and input_context.num_input_pipelines > 1:
+      files = files.shard(input_context.num_input_pipelines,
+                          input_context.input_pipeline_id)
+    if is_training:
+      files = files.shuffle(len(shards), reshuffle_each_iteration=True)
+    ds = files.apply(tf.data.experimental.parallel_interleave(
+        _named_records, cycle_length=min(len(shards), 10),
+        sloppy=not deterministic))
+    if params['cache_input']:
+      ds = ds.cache()
+    if is_training:
+      # Shuffle before repeat: each record once per epoch.
+      ds = ds.shuffle(params['shuffle_buffer'],
+                      reshuffle_each_iteration=True).repeat()
+    ds = ds.map(lambda record, name: (record, tf.constant(0), name))
+
+    def load(record, unused_label):
+      return _parse_record(record, params['image_size'], label_offset,
+                           is_training, params)
+    ds = _decode_skipping_bad(ds, load, params['image_size'], skipped,
+                              _num_parallel_calls(), deterministic)
+    ds = ds.map(lambda image, label, name: ({'x': image}, label))
+    ds = ds.batch(params['batch_size'], drop_remainder=is_training)
+    ds = ds.prefetch(_AUTOTUNE)
+    if params['datasets_num_private_threads']:
+      options = tf.data.Options()
+      options.experimental_threading.private_threadpool_size = (
+          params['datasets_num_private_threads'])
+      ds = ds.with_options(options)
+    return ds
   return _input_fn

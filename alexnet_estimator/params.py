@@ -34,6 +34,17 @@ DEFAULTS = dict(
     # Layout of the convolutions. Inputs are always NHWC; 'channels_first'
     # (NCHW) is faster on GPUs and is what train.py picks when one is present.
     data_format='channels_last',
+    # Training input. A random crop (area 8%-100%, aspect 3/4-4/3) before the
+    # resize; the tutorial resizes the whole image (False).
+    random_crop=False,
+    # Records in the TFRecord shuffle buffer.
+    shuffle_buffer=10000,
+    # Keep the encoded records in memory after the first epoch (small sets).
+    cache_input=False,
+    # Let fast images overtake slow ones: faster, order not reproducible.
+    sloppy_input=False,
+    # tf.data's own thread pool size; 0 shares TensorFlow's.
+    datasets_num_private_threads=0,
 )
 
 
@@ -114,6 +125,16 @@ def _validate(p):
          'must be in [0, 1), got %r' % (p['momentum'],))
   _check(_is_number(p['dropout_rate']) and 0 <= p['dropout_rate'] < 1,
          'dropout_rate', 'must be in [0, 1), got %r' % (p['dropout_rate'],))
+  _check(_is_int(p['shuffle_buffer']) and p['shuffle_buffer'] >= 1,
+         'shuffle_buffer', 'must be an integer >= 1, got %r'
+         % (p['shuffle_buffer'],))
+  _check(_is_int(p['datasets_num_private_threads']) and
+         p['datasets_num_private_threads'] >= 0,
+         'datasets_num_private_threads', 'must be an integer >= 0, got %r'
+         % (p['datasets_num_private_threads'],))
+  for key in ('random_crop', 'cache_input', 'sloppy_input'):
+    _check(isinstance(p[key], bool), key, 'must be True or False, got %r'
+           % (p[key],))
   _check(p['data_format'] in DATA_FORMATS, 'data_format',
          'must be one of %s, got %r' % (', '.join(DATA_FORMATS),
                                         p['data_format']))

@@ -64,8 +64,59 @@ def preprocess_image(image_bytes, image_size):
   Returns:
     float32 Tensor [image_size, image_size, 3] with values in [0, 1].
   """
-  image = tf.image.convert_image_dtype(decode_image(image_bytes), tf.float32)
+  return _to_unit_square(decode_image(image_bytes), image_size)
+
+
+def _to_unit_square(image, image_size):
+  """uint8 [H, W, 3] -> float32 [image_size, image_size, 3] in [0, 1]."""
+  image = tf.image.convert_image_dtype(image, tf.float32)
   # Bilinear weights are convex, so the result stays within [0, 1].
   image = tf.image.resize_images(image, [image_size, image_size])
   image.set_shape([image_size, image_size, 3])
   return image
+
+
+def _random_crop_window(image_shape, min_object_covered=0.1,
+                        area_range=(0.08, 1.0),
+                        aspect_ratio_range=(3. / 4., 4. / 3.)):
+  """A random [y, x, height, width] window, as Inception-style training uses."""
+  begin, size, _ = tf.image.sample_distorted_bounding_box(
+      image_shape, bounding_boxes=tf.zeros([1, 0, 4]),
+      min_object_covered=min_object_covered,
+      aspect_ratio_range=aspect_ratio_range, area_range=area_range,
+      max_attempts=10, use_image_if_no_bounding_boxes=True)
+  return tf.stack([begin[0], begin[1], size[0], size[1]])
+
+
+def preprocess_for_train(image_bytes, image_size, random_crop=False):
+  """Training preprocessing: the tutorial's resize, or a random crop first.
+
+  With `random_crop`, a JPEG is decoded with the fused
+  tf.image.decode_and_crop_jpeg, which decodes only the crop window; other
+  formats are decoded whole, then cropped.
+
+  Args:
+    image_bytes: scalar string Tensor, the encoded image.
+    image_size: Python int, side of the output.
+    random_crop: Python bool.
+
+  Returns:
+    float32 Tensor [image_size, image_size, 3] with values in [0, 1].
+  """
+  if not random_crop:
+    return preprocess_image(image_bytes, image_size)
+  is_jpeg = tf.equal(tf.strings.substr(image_bytes, 0, 3), b'\xff\xd8\xff')
+
+  def fused_jpeg():
+    window = _random_crop_window(tf.image.extract_jpeg_shape(image_bytes))
+    return tf.image.decode_and_crop_jpeg(image_bytes, window, channels=3)
+
+  def other():
+    image = decode_image(image_bytes)
+    window = _random_crop_window(tf.shape(image))
+    return tf.image.crop_to_bounding_box(image, window[0], window[1],
+                                         window[2], window[3])
+
+  image = tf.cond(is_jpeg, fused_jpeg, other)
+  image.set_shape([None, None, 3])
+  return _to_unit_square(image, image_size)

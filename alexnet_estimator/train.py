@@ -13,6 +13,7 @@ SavedModel's path. Rerunning a training run resumes from its last checkpoint.
 """
 from __future__ import print_function
 
+import collections
 import json
 import logging as logging_lib
 import math
@@ -34,6 +35,7 @@ from alexnet_estimator import image_folder
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
+from alexnet_estimator import tfrecords
 
 MODES = ('train', 'eval', 'train_and_eval', 'predict', 'export')
 
@@ -58,6 +60,17 @@ flags.DEFINE_integer('save_checkpoints_steps', None, 'Checkpoint every this '
                      'many steps (default: every 10 minutes and at the end).')
 flags.DEFINE_integer('log_every_n_steps', 10, 'Log progress and write '
                      'summaries every this many steps.')
+flags.DEFINE_integer('label_offset', None, 'TFRecords: the stored label of '
+                     'class id 0 (default: dataset_info.json\'s, else 1, as '
+                     'ImageNet\'s builders store labels 1..1000).')
+flags.DEFINE_string('labels_file', None, 'TFRecords: class names, one per '
+                    'line, in label order (default: dataset_info.json, else '
+                    'the records\' synsets).')
+flags.DEFINE_boolean('use_synthetic_data', False, 'Train on in-memory random '
+                     'images, reading no files: tells an input-bound run from '
+                     'a compute-bound one. Needs --max_train_steps.')
+flags.DEFINE_integer('num_classes', 1000, 'With --use_synthetic_data: the '
+                     'number of classes.')
 # Hyper-parameters: None keeps params.DEFAULTS (or the model's own settings).
 flags.DEFINE_integer('batch_size', None, 'Global batch size (default %d).'
                      % params_lib.DEFAULTS['batch_size'])
@@ -78,9 +91,23 @@ flags.DEFINE_enum('data_format', None, params_lib.DATA_FORMATS, 'Layout of '
                   'the convolutions; default channels_first when a GPU is '
                   'present, else channels_last. Exports are always NHWC.')
 
+flags.DEFINE_boolean('random_crop', None, 'Train on random crops (area '
+                     '8-100%%, fused JPEG decode) instead of whole images.')
+flags.DEFINE_integer('shuffle_buffer', None, 'TFRecords: records in the '
+                     'shuffle buffer (default %d).'
+                     % params_lib.DEFAULTS['shuffle_buffer'])
+flags.DEFINE_boolean('cache_input', None, 'TFRecords: keep the records in '
+                     'memory after the first epoch (small data sets).')
+flags.DEFINE_boolean('sloppy_input', None, 'Let fast images overtake slow '
+                     'ones in the input: faster, order not reproducible.')
+flags.DEFINE_integer('datasets_num_private_threads', None, 'Threads of '
+                     'tf.data\'s own pool (default: share TensorFlow\'s).')
+
 _HYPER_PARAMETER_FLAGS = ('batch_size', 'learning_rate', 'optimizer',
                           'momentum', 'dropout_rate', 'image_size',
-                          'data_format')
+                          'data_format', 'random_crop', 'shuffle_buffer',
+                          'cache_input', 'sloppy_input',
+                          'datasets_num_private_threads')
 
 
 class UsageError(ValueError):
@@ -93,7 +120,7 @@ def _positive(name, value):
 
 
 def check_flags(mode, data_dir, model_dir, export_dir, predict_paths,
-                counts):
+                counts, use_synthetic_data=False):
   """Raises UsageError for a flag combination that cannot work.
 
   Args:
@@ -104,7 +131,8 @@ def check_flags(mode, data_dir, model_dir, export_dir, predict_paths,
   """
   if not model_dir:
     raise UsageError('--model_dir is required')
-  if mode in ('train', 'eval', 'train_and_eval') and not data_dir:
+  if (mode in ('train', 'eval', 'train_and_eval') and not data_dir and
+      not use_synthetic_data):
     raise UsageError('--data_dir is required with --mode %s' % mode)
   if mode == 'export' and not export_dir:
     raise UsageError('--export_dir is required with --mode export')
@@ -164,17 +192,71 @@ def _report_skipped(skipped, what):
                     skipped.count, what)
 
 
-def _evaluate(estimator, data, params):
+def _evaluate(estimator, source, params):
   """Evaluates once over every validation image; returns a JSON-able dict."""
   skipped = input_lib.SkippedFiles()
-  results = estimator.evaluate(input_lib.make_input_fn(
-      data.validation.files, data.validation.labels, False, params, skipped))
+  results = estimator.evaluate(source.eval_input_fn(params, skipped))
   _report_skipped(skipped, 'the validation set')
   metrics = {k: (int(v) if k == 'global_step' else float(v))
              for k, v in results.items()}
-  metrics['num_images'] = len(data.validation.files) - skipped.count
+  metrics['num_images'] = source.num_validation - skipped.count
   metrics['skipped_files'] = skipped.count
   return metrics
+
+
+DataSource = collections.namedtuple('DataSource', [
+    'class_names', 'num_train', 'num_validation', 'train_input_fn',
+    'eval_input_fn', 'description'])
+
+
+def _folder_source(data_dir, validation_percent):
+  data = image_folder.find(data_dir, validation_percent)
+  return DataSource(
+      data.class_names, len(data.train.files), len(data.validation.files),
+      lambda params, skipped: input_lib.make_input_fn(
+          data.train.files, data.train.labels, True, params, skipped),
+      lambda params, skipped: input_lib.make_input_fn(
+          data.validation.files, data.validation.labels, False, params,
+          skipped),
+      '%s: %d classes, %d training and %d validation files (%s layout)' % (
+          data_dir, len(data.class_names), len(data.train.files),
+          len(data.validation.files), data.layout))
+
+
+def _tfrecord_source(data_dir, label_offset, labels_file):
+  records = tfrecords.describe(data_dir, label_offset, labels_file)
+  return DataSource(
+      records.class_names, records.num_train, records.num_validation,
+      lambda params, skipped: input_lib.make_tfrecord_input_fn(
+          records.train, True, params, skipped, records.label_offset),
+      lambda params, skipped: input_lib.make_tfrecord_input_fn(
+          records.validation, False, params, skipped, records.label_offset),
+      '%s: %d classes, %d training records in %d shards, %d validation '
+      'records in %d shards (TFRecords, label offset %d)' % (
+          data_dir, len(records.class_names), records.num_train,
+          len(records.train), records.num_validation,
+          len(records.validation), records.label_offset))
+
+
+def _synthetic_source(num_classes):
+  return DataSource(
+      tuple(str(i) for i in range(num_classes)), 0, 0,
+      lambda params, skipped: input_lib.make_synthetic_input_fn(params),
+      None, 'synthetic data: random images, %d classes, no files read'
+      % num_classes)
+
+
+def open_data(data_dir, validation_percent=10.0, label_offset=None,
+              labels_file=None, use_synthetic_data=False, num_classes=1000):
+  """The run's data: synthetic, TFRecord shards, or an image folder tree.
+
+  The format of `data_dir` is detected: train-* shards mean TFRecords.
+  """
+  if use_synthetic_data:
+    return _synthetic_source(num_classes)
+  if tfrecords.is_tfrecord_dir(data_dir):
+    return _tfrecord_source(data_dir, label_offset, labels_file)
+  return _folder_source(data_dir, validation_percent)
 
 
 def _export(model_dir, params, export_dir):
@@ -217,7 +299,9 @@ def _predict(estimator, params, paths, out):
 def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
         overrides=None, train_epochs=10, max_train_steps=None,
         epochs_between_evals=1, validation_percent=10.0,
-        save_checkpoints_steps=None, log_every_n_steps=10, out=None):
+        save_checkpoints_steps=None, log_every_n_steps=10, label_offset=None,
+        labels_file=None, use_synthetic_data=False, num_classes=1000,
+        out=None):
   """Runs one CLI mode with plain values; no flags are read here.
 
   Args:
@@ -228,7 +312,8 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
     predict_paths: image files or folders for predict.
     overrides: dict of hyper-parameter overrides (keys of params.DEFAULTS).
     train_epochs, max_train_steps, epochs_between_evals, validation_percent,
-    save_checkpoints_steps, log_every_n_steps: as the flags of the same names.
+    save_checkpoints_steps, log_every_n_steps, label_offset, labels_file,
+    use_synthetic_data, num_classes: as the flags of the same names.
     out: stream for the results (default sys.stdout).
 
   Returns:
@@ -245,7 +330,12 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
                'max_train_steps': max_train_steps,
                'epochs_between_evals': epochs_between_evals,
                'save_checkpoints_steps': save_checkpoints_steps,
-               'log_every_n_steps': log_every_n_steps})
+               'log_every_n_steps': log_every_n_steps,
+               'num_classes': num_classes},
+              use_synthetic_data)
+  if use_synthetic_data and (mode != 'train' or not max_train_steps):
+    raise UsageError('--use_synthetic_data needs --mode train and '
+                     '--max_train_steps')
   if not 0 <= validation_percent < 100:
     raise UsageError('--validation_percent must be in [0, 100), got %g'
                      % validation_percent)
@@ -268,38 +358,38 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
                              log_every_n_steps), params, predict_paths, out)
     return None
 
-  data = image_folder.find(data_dir, validation_percent)
-  params = _resolve_params(overrides, model_dir, data.class_names)
+  source = open_data(data_dir, validation_percent, label_offset, labels_file,
+                     use_synthetic_data, num_classes)
+  params = _resolve_params(overrides, model_dir, source.class_names)
   # Before any step: the data and settings must fit what model_dir holds.
   estimator_lib.check_compatible(model_dir, params)
-  logging.info('%s: %d classes, %d training and %d validation files (%s '
-               'layout).', data_dir, len(data.class_names),
-               len(data.train.files), len(data.validation.files), data.layout)
+  logging.info('%s.', source.description)
   if mode == 'eval':
     if tf.train.latest_checkpoint(model_dir) is None:
       raise estimator_lib.ModelDirError('--model_dir %s has no checkpoint to '
                                         'evaluate' % model_dir)
-  if mode != 'train' and not data.validation.files:
+  if mode != 'train' and not source.num_validation:
     raise image_folder.DataError(
         '%s has no validation images (raise --validation_percent or add a '
         'validation/ folder)' % data_dir)
+  if not use_synthetic_data and not source.num_train:
+    raise image_folder.DataError('%s has no training images' % data_dir)
   estimator = _make_estimator(model_dir, params, save_checkpoints_steps,
                               log_every_n_steps)
   if mode == 'eval':
-    metrics = _evaluate(estimator, data, params)
+    metrics = _evaluate(estimator, source, params)
     print(json.dumps(metrics, sort_keys=True), file=out)
     return metrics
 
-  estimator_lib.save_model_info(model_dir, data.class_names,
+  estimator_lib.save_model_info(model_dir, source.class_names,
                                 params['image_size'])
-  last_step = _train_steps(len(data.train.files), params, train_epochs,
+  last_step = _train_steps(source.num_train, params, train_epochs,
                            max_train_steps)
   steps_per_cycle = (last_step if mode == 'train' else
-                     _train_steps(len(data.train.files), params,
+                     _train_steps(source.num_train, params,
                                   epochs_between_evals, None))
   skipped = input_lib.SkippedFiles()
-  train_input = input_lib.make_input_fn(data.train.files, data.train.labels,
-                                        True, params, skipped)
+  train_input = source.train_input_fn(params, skipped)
   hook = hooks_lib.ProgressHook(params['batch_size'], last_step,
                                 log_every_n_steps)
   metrics = None
@@ -315,7 +405,7 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
     step = min(step + steps_per_cycle, last_step)
     estimator.train(train_input, hooks=[hook], max_steps=step)
     if mode == 'train_and_eval':
-      metrics = _evaluate(estimator, data, params)
+      metrics = _evaluate(estimator, source, params)
       logging.info('Evaluation at step %d: %s', metrics['global_step'],
                    json.dumps(metrics, sort_keys=True))
   _report_skipped(skipped, 'the training set')
@@ -348,8 +438,11 @@ def main(argv):
         epochs_between_evals=FLAGS.epochs_between_evals,
         validation_percent=FLAGS.validation_percent,
         save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        log_every_n_steps=FLAGS.log_every_n_steps)
-  except (UsageError, image_folder.DataError,
+        log_every_n_steps=FLAGS.log_every_n_steps,
+        label_offset=FLAGS.label_offset, labels_file=FLAGS.labels_file,
+        use_synthetic_data=FLAGS.use_synthetic_data,
+        num_classes=FLAGS.num_classes)
+  except (UsageError, image_folder.DataError, tfrecords.TFRecordError,
           estimator_lib.ModelDirError) as e:
     _fail(e, 2 if isinstance(e, UsageError) else 1)
 
