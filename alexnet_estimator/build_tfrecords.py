@@ -16,6 +16,7 @@ a rerun after a crash writes only the missing shards.
 """
 from __future__ import print_function
 
+import glob
 import io
 import json
 import multiprocessing
@@ -174,6 +175,10 @@ def convert(input_dir, output_dir, train_shards=8, validation_shards=2,
     os.makedirs(output_dir)
   jobs = plan(data, output_dir,
               {'train': train_shards, 'validation': validation_shards}, seed)
+  # Leftovers of a run that was killed: incomplete, never to be completed.
+  for job in jobs:
+    for stale in glob.glob(job[0] + tfrecords.TEMP_MARKER + '-*'):
+      os.remove(stale)
   total = sum(len(items) for _, items, _ in jobs)
   counter = multiprocessing.Value('l', 0)
   start = time.time()

@@ -48,6 +48,8 @@ class TFRecordError(ValueError):
 
 def shards(data_dir, split):
   """Sorted paths of the complete `split` shards in `data_dir`."""
+  if not tf.io.gfile.isdir(data_dir):
+    return []
   found = tf.io.gfile.glob(os.path.join(data_dir, '%s-*' % split))
   return sorted(p for p in found
                 if TEMP_MARKER not in os.path.basename(p) and

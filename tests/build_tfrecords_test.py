@@ -1,0 +1,144 @@
+"""Tests for the folder-tree -> TFRecord converter."""
+import glob
+import io
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+
+from alexnet_estimator import build_tfrecords
+from alexnet_estimator import tfrecords
+from tests import testdata
+
+
+def _records(paths):
+  """All records of `paths` as {filename: (label, synset, image)}."""
+  out = {}
+  for path in paths:
+    for record in tf.compat.v1.io.tf_record_iterator(path):
+      feature = tf.train.Example.FromString(record).features.feature
+      encoded = feature['image/encoded'].bytes_list.value[0]
+      out[feature['image/filename'].bytes_list.value[0].decode()] = (
+          feature['image/class/label'].int64_list.value[0],
+          feature['image/class/synset'].bytes_list.value[0].decode(),
+          encoded)
+  return out
+
+
+class ConvertTest(tf.test.TestCase):
+
+  def test_round_trip_of_awkward_files(self):
+    root = self.get_temp_dir()
+    tree = os.path.join(root, 'tree')
+    testdata.make_tree(tree, classes=('cat', 'dog'), train_per_class=2,
+                       validation_per_class=1)
+    red = testdata.solid((220, 30, 30), (32, 24))
+    awkward = {
+        'png_named.JPEG': testdata.encode(red, 'RGB', 'PNG'),
+        'cmyk.jpg': testdata.encode(red, 'CMYK', 'JPEG'),
+        'gray.jpg': testdata.encode(red, 'L', 'JPEG'),
+        'rgba.png': testdata.encode(red, 'RGBA', 'PNG'),
+    }
+    for name, data in awkward.items():
+      testdata.write(os.path.join(tree, 'train', 'dog', name), data)
+    corrupt = testdata.write(os.path.join(tree, 'train', 'cat', 'bad.jpg'),
+                             testdata.bad_files()['truncated.jpg'])
+    out = os.path.join(root, 'out')
+    info = build_tfrecords.convert(tree, out, train_shards=3,
+                                   validation_shards=2, num_workers=2,
+                                   out=io.StringIO())
+
+    self.assertEqual(info['class_names'], ['cat', 'dog'])
+    self.assertEqual(info['num_records'], {'train': 8, 'validation': 2})
+    self.assertEqual(sorted(os.path.basename(p) for p in glob.glob(
+        os.path.join(out, '*-of-*'))),
+                     ['train-00000-of-00003', 'train-00001-of-00003',
+                      'train-00002-of-00003', 'validation-00000-of-00002',
+                      'validation-00001-of-00002'])
+    with open(os.path.join(out, 'skipped.txt')) as f:
+      report = f.read()
+    self.assertEqual(report.count('\n'), 1)
+    self.assertIn(corrupt, report)
+
+    records = _records(tfrecords.shards(out, 'train'))
+    self.assertEqual(len(records), 8)
+    for name in awkward:
+      label, synset, encoded = records[name]
+      self.assertEqual((label, synset), (2, 'dog'))  # labels 1..N
+      self.assertEqual(encoded[:3], b'\xff\xd8\xff')  # all JPEG now
+      image = Image.open(io.BytesIO(encoded))
+      self.assertEqual(image.mode, 'RGB')
+      if name != 'gray.jpg':
+        self.assertAllClose(np.asarray(image).reshape(-1, 3).mean(axis=0),
+                            (220, 30, 30), atol=12)
+    self.assertEqual(records['train_cat_00.jpg'][:2], (1, 'cat'))
+    # An RGB JPEG is stored as it was, byte for byte.
+    with open(os.path.join(tree, 'train', 'cat', 'train_cat_00.jpg'),
+              'rb') as f:
+      self.assertEqual(records['train_cat_00.jpg'][2], f.read())
+    # And the reader agrees.
+    described = tfrecords.describe(out)
+    self.assertEqual(described.class_names, ('cat', 'dog'))
+    self.assertEqual((described.num_train, described.num_validation), (8, 2))
+
+  def test_killed_midway_then_rerun_gives_complete_shards(self):
+    root = self.get_temp_dir()
+    tree = os.path.join(root, 'tree')
+    rng = np.random.RandomState(0)
+    for i in range(240):  # noisy PNGs: slow enough to re-encode
+      array = rng.randint(0, 256, size=(160, 160, 3)).astype(np.uint8)
+      testdata.write(os.path.join(tree, 'c%d' % (i % 2), '%03d.png' % i),
+                     testdata.encode(array, 'RGB', 'PNG'))
+    out = os.path.join(root, 'out')
+    args = [sys.executable, '-m', 'alexnet_estimator.build_tfrecords',
+            '--input_dir', tree, '--output_dir', out, '--train_shards', '24',
+            '--validation_shards', '1', '--num_workers', '1']
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while (not tfrecords.shards(out, 'train') and proc.poll() is None and
+           time.time() < deadline):
+      time.sleep(0.05)
+    subprocess.run(['pkill', '-9', '-P', str(proc.pid)])  # pool workers
+    proc.kill()
+    proc.wait()
+    done = tfrecords.shards(out, 'train')
+    self.assertBetween(len(done), 1, 23)  # stopped mid-way
+    for path in done:  # a final name always means a complete shard
+      self.assertFalse(tfrecords.scan_shard(path)[1], path)
+
+    proc = subprocess.run(args, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True)
+    self.assertEqual(proc.returncode, 0, proc.stdout)
+    shards = tfrecords.shards(out, 'train') + tfrecords.shards(
+        out, 'validation')
+    self.assertEqual(len(shards), 25)
+    self.assertEqual(sum(tfrecords.scan_shard(p)[0] for p in shards), 240)
+    self.assertEqual([p for p in os.listdir(out)
+                      if tfrecords.TEMP_MARKER in p and
+                      not p.startswith('.')], [])
+    self.assertEqual(len(_records(shards)), 240)
+
+  def test_bad_flags_fail_in_one_line(self):
+    for args, name in ((['--output_dir', '/tmp/x'], '--input_dir'),
+                       (['--input_dir', '/nonexistent', '--output_dir',
+                         '/tmp/x'], '/nonexistent'),
+                       (['--input_dir', '/tmp', '--output_dir', '/tmp/x',
+                         '--train_shards', '0'], '--train_shards')):
+      proc = subprocess.run(
+          [sys.executable, '-m', 'alexnet_estimator.build_tfrecords'] + args,
+          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+          universal_newlines=True)
+      self.assertNotEqual(proc.returncode, 0)
+      lines = proc.stderr.strip().splitlines()
+      self.assertEqual(len(lines), 1, proc.stderr)
+      self.assertIn(name, lines[0])
+
+
+if __name__ == '__main__':
+  tf.test.main()
