@@ -25,24 +25,35 @@ import random
 import sys
 import time
 
-from absl import app
 from absl import flags
 from PIL import Image
 import tensorflow as tf
 
+from alexnet_estimator import cli
 from alexnet_estimator import image_folder
 from alexnet_estimator import tfrecords
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('input_dir', None, 'Image folder tree to convert.')
-flags.DEFINE_string('output_dir', None, 'Folder for the shards.')
-flags.DEFINE_integer('train_shards', 8, 'Number of training shards.')
-flags.DEFINE_integer('validation_shards', 2, 'Number of validation shards.')
-flags.DEFINE_integer('num_workers', None, 'Processes writing shards '
-                     '(default: one per core).')
-flags.DEFINE_float('validation_percent', 10.0, 'Held out per class when '
-                   '--input_dir has no validation folder.')
-flags.DEFINE_integer('seed', 0, 'Seed of the file order within the shards.')
+
+
+def define_flags():
+  """Defines the converter's flags; only its own command line calls this.
+
+  Not at import: train.py defines --validation_percent too, and a process
+  may import both modules (absl refuses a flag defined twice).
+  """
+  flags.DEFINE_string('input_dir', None, 'Image folder tree to convert.')
+  flags.DEFINE_string('output_dir', None, 'Folder for the shards.')
+  flags.DEFINE_integer('train_shards', 8, 'Number of training shards.')
+  flags.DEFINE_integer('validation_shards', 2, 'Number of validation '
+                       'shards.')
+  flags.DEFINE_integer('num_workers', None, 'Processes writing shards '
+                       '(default: one per core).')
+  flags.DEFINE_float('validation_percent', 10.0, 'Held out per class when '
+                     '--input_dir has no validation folder.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the file order within the '
+                       'shards.')
+
 
 JPEG_QUALITY = 95
 
@@ -234,15 +245,17 @@ def main(argv):
     _fail(e)
 
 
+PROGRAM = 'alexnet_estimator.build_tfrecords'
+
+
 def _fail(message):
-  print('alexnet_estimator.build_tfrecords: error: %s' % message,
-        file=sys.stderr)
-  sys.exit(2)
+  cli.fail(PROGRAM, message, 2)
 
 
 def console_main():
-  """Entry point of the `alexnet-build-tfrecords` console script."""
-  app.run(main)
+  """Entry point of the module and of `alexnet-build-tfrecords`."""
+  define_flags()
+  cli.run(main, __name__, PROGRAM)
 
 
 if __name__ == '__main__':

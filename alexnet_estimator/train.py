@@ -23,11 +23,11 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # hide C++ start-up INFO
 
 # pylint: disable=g-import-not-at-top
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from alexnet_estimator import cli
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import export as export_lib
 from alexnet_estimator import hooks as hooks_lib
@@ -447,31 +447,16 @@ def main(argv):
     _fail(e, 2 if isinstance(e, UsageError) else 1)
 
 
+PROGRAM = 'alexnet_estimator.train'
+
+
 def _fail(message, code):
-  print('alexnet_estimator.train: error: %s' % message, file=sys.stderr)
-  sys.exit(code)
-
-
-def _parse_flags(argv):
-  """absl's parser, with a one-line error instead of a usage dump."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    _fail(e, 2)
+  cli.fail(PROGRAM, message, code)
 
 
 def console_main():
-  """Entry point of the `alexnet-estimator` console script.
-
-  absl's --help describes the main module; under a console script that is the
-  generated wrapper, so lend it this module's docstring and flags.
-  """
-  wrapper = sys.modules['__main__']
-  if wrapper is not sys.modules.get(__name__):
-    wrapper.__doc__ = __doc__
-    for flag in FLAGS.flags_by_module_dict().get(__name__, []):
-      FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-  app.run(main, flags_parser=_parse_flags)
+  """Entry point of `python -m alexnet_estimator.train` and the console script."""
+  cli.run(main, __name__, PROGRAM)
 
 
 if __name__ == '__main__':

@@ -211,6 +211,24 @@ class ResumeTest(tf.test.TestCase):
         tf.train.latest_checkpoint(model_dir), 'global_step'), 3)
 
 
+class SyntheticDataTest(tf.test.TestCase):
+
+  def test_trains_on_synthetic_data_without_files(self):
+    model_dir = os.path.join(self.get_temp_dir(), 'model')
+    code, _, stderr = run_cli('--use_synthetic_data', '--mode', 'train',
+                              '--max_train_steps', '2', '--num_classes', '7',
+                              '--model_dir', model_dir, *TINY)
+    self.assertEqual(code, 0, stderr)
+    self.assertIn('synthetic data', stderr)
+    self.assertEqual(tf.train.load_variable(
+        tf.train.latest_checkpoint(model_dir), 'logits/kernel').shape,
+                     (4096, 7))
+    code, _, stderr = run_cli('--use_synthetic_data', '--model_dir',
+                              model_dir, *TINY)
+    self.assertNotEqual(code, 0)
+    self.assertIn('--use_synthetic_data', stderr.strip().splitlines()[-1])
+
+
 class KilledRunTest(tf.test.TestCase):
 
   def test_run_killed_mid_way_resumes_and_finishes(self):
