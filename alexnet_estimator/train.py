@@ -181,6 +181,9 @@ def _make_estimator(model_dir, params, save_checkpoints_steps,
 
 
 def _train_steps(num_train, params, train_epochs, max_train_steps):
+  """The last step: epochs' worth of batches, capped at max_train_steps."""
+  if not num_train:  # synthetic data has no epochs
+    return max_train_steps
   steps = max(1, int(math.ceil(train_epochs * num_train /
                                float(params['batch_size']))))
   return min(steps, max_train_steps) if max_train_steps else steps

@@ -220,9 +220,10 @@ class SyntheticDataTest(tf.test.TestCase):
                               '--model_dir', model_dir, *TINY)
     self.assertEqual(code, 0, stderr)
     self.assertIn('synthetic data', stderr)
-    self.assertEqual(tf.train.load_variable(
-        tf.train.latest_checkpoint(model_dir), 'logits/kernel').shape,
-                     (4096, 7))
+    checkpoint = tf.train.latest_checkpoint(model_dir)
+    self.assertEqual(tf.train.load_variable(checkpoint, 'global_step'), 2)
+    self.assertEqual(tf.train.load_variable(checkpoint,
+                                            'logits/kernel').shape, (4096, 7))
     code, _, stderr = run_cli('--use_synthetic_data', '--model_dir',
                               model_dir, *TINY)
     self.assertNotEqual(code, 0)
