@@ -25,6 +25,7 @@ setuptools.setup(
     extras_require={
         'cpu': ['tensorflow==1.15.5'],
         'gpu': ['tensorflow-gpu==1.15.5'],
+        'plots': ['matplotlib>=3'],
     },
     entry_points={
         'console_scripts': [

@@ -38,6 +38,8 @@ from alexnet_estimator import params as params_lib
 from alexnet_estimator import tfrecords
 
 MODES = ('train', 'eval', 'train_and_eval', 'predict', 'export')
+# Images drawn by --gallery.
+GALLERY_IMAGES = 32
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('data_dir', None, 'Image folder tree (see above). Needed '
@@ -48,6 +50,9 @@ flags.DEFINE_enum('mode', 'train_and_eval', MODES, 'What to do.')
 flags.DEFINE_string('export_dir', None, 'With --mode export (or after '
                     'training, if set): folder to write a timestamped '
                     'SavedModel into.')
+flags.DEFINE_string('gallery', None, 'With --mode predict: also write a PNG '
+                    'of the first %d images with their top-5 classes '
+                    '(needs matplotlib, the [plots] extra).' % GALLERY_IMAGES)
 flags.DEFINE_integer('train_epochs', 10, 'Epochs to train for, counted from '
                      'step 0 of the run.')
 flags.DEFINE_integer('max_train_steps', None, 'If set, stop training at this '
@@ -120,7 +125,7 @@ def _positive(name, value):
 
 
 def check_flags(mode, data_dir, model_dir, export_dir, predict_paths,
-                counts, use_synthetic_data=False):
+                counts, use_synthetic_data=False, gallery=None):
   """Raises UsageError for a flag combination that cannot work.
 
   Args:
@@ -139,6 +144,8 @@ def check_flags(mode, data_dir, model_dir, export_dir, predict_paths,
   if mode == 'predict' and not predict_paths:
     raise UsageError('--mode predict needs image files or folders as '
                      'arguments')
+  if mode != 'predict' and gallery:
+    raise UsageError('--gallery goes with --mode predict')
   if mode != 'predict' and predict_paths:
     raise UsageError('unexpected argument %r (only --mode predict takes '
                      'paths)' % predict_paths[0])
@@ -272,13 +279,23 @@ def _export(model_dir, params, export_dir):
   return tf.compat.as_str(path)
 
 
-def _predict(estimator, params, paths, out):
+def _write_gallery(path, shown, class_names):
+  """A PNG of (file, probabilities) pairs with their top-5 classes."""
+  from alexnet_estimator import plots  # matplotlib only when asked for
+  plots.save(plots.prediction_gallery(
+      [plots.load_image(f) for f, _ in shown], [p for _, p in shown],
+      class_names, titles=[os.path.basename(f) for f, _ in shown]), path)
+  logging.info('Wrote the predictions of %d images to %s.', len(shown), path)
+
+
+def _predict(estimator, params, paths, out, gallery=None):
   """Writes one JSON line per file to `out`, in the order of the files."""
   files = image_folder.expand_paths(paths)
   skipped = input_lib.SkippedFiles()
   predictions = estimator.predict(input_lib.make_predict_input_fn(
       files, params['batch_size'], params['image_size'], skipped))
   pending = iter(files)
+  shown = []
   for prediction in predictions:
     name = tf.compat.as_str(prediction['file'])
     for path in pending:
@@ -287,6 +304,8 @@ def _predict(estimator, params, paths, out):
       print(json.dumps({'file': path, 'error': 'not a readable image'}),
             file=out)
     class_id = int(prediction['classes'])
+    if gallery and len(shown) < GALLERY_IMAGES:
+      shown.append((name, prediction['probabilities']))
     print(json.dumps({
         'file': name,
         'class_id': class_id,
@@ -297,6 +316,8 @@ def _predict(estimator, params, paths, out):
     print(json.dumps({'file': path, 'error': 'not a readable image'}),
           file=out)
   _report_skipped(skipped, 'the files to predict')
+  if gallery:
+    _write_gallery(gallery, shown, params_lib.class_names(params))
 
 
 def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
@@ -304,7 +325,7 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
         epochs_between_evals=1, validation_percent=10.0,
         save_checkpoints_steps=None, log_every_n_steps=10, label_offset=None,
         labels_file=None, use_synthetic_data=False, num_classes=1000,
-        out=None):
+        gallery=None, out=None):
   """Runs one CLI mode with plain values; no flags are read here.
 
   Args:
@@ -316,7 +337,7 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
     overrides: dict of hyper-parameter overrides (keys of params.DEFAULTS).
     train_epochs, max_train_steps, epochs_between_evals, validation_percent,
     save_checkpoints_steps, log_every_n_steps, label_offset, labels_file,
-    use_synthetic_data, num_classes: as the flags of the same names.
+    use_synthetic_data, num_classes, gallery: as the flags of the same names.
     out: stream for the results (default sys.stdout).
 
   Returns:
@@ -335,7 +356,7 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
                'save_checkpoints_steps': save_checkpoints_steps,
                'log_every_n_steps': log_every_n_steps,
                'num_classes': num_classes},
-              use_synthetic_data)
+              use_synthetic_data, gallery)
   if use_synthetic_data and (mode != 'train' or not max_train_steps):
     raise UsageError('--use_synthetic_data needs --mode train and '
                      '--max_train_steps')
@@ -358,7 +379,8 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
       print(path, file=out)
       return path
     _predict(_make_estimator(model_dir, params, save_checkpoints_steps,
-                             log_every_n_steps), params, predict_paths, out)
+                             log_every_n_steps), params, predict_paths, out,
+             gallery)
     return None
 
   source = open_data(data_dir, validation_percent, label_offset, labels_file,
@@ -444,7 +466,7 @@ def main(argv):
         log_every_n_steps=FLAGS.log_every_n_steps,
         label_offset=FLAGS.label_offset, labels_file=FLAGS.labels_file,
         use_synthetic_data=FLAGS.use_synthetic_data,
-        num_classes=FLAGS.num_classes)
+        num_classes=FLAGS.num_classes, gallery=FLAGS.gallery)
   except (UsageError, image_folder.DataError, tfrecords.TFRecordError,
           estimator_lib.ModelDirError) as e:
     _fail(e, 2 if isinstance(e, UsageError) else 1)

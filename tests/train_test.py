@@ -107,9 +107,13 @@ class CliEndToEndTest(tf.test.TestCase):
     bad = os.path.join(self.root, 'notes.jpg')
     with open(bad, 'w') as f:
       f.write('not an image')
+    gallery = os.path.join(self.root, 'gallery.png')
     code, stdout, stderr = run_cli('--mode', 'predict', '--model_dir',
-                                   self.model_dir, single, bad, folder)
+                                   self.model_dir, '--gallery', gallery,
+                                   single, bad, folder)
     self.assertEqual(code, 0, stderr)
+    with open(gallery, 'rb') as f:
+      self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
     lines = [json.loads(l) for l in stdout.strip().splitlines()]
     expected = [single, bad] + sorted(glob.glob(os.path.join(folder, '*')))
     self.assertEqual([l['file'] for l in lines], expected)
@@ -320,6 +324,11 @@ class CliErrorTest(tf.test.TestCase):
     self.assertFailsNaming(['--validation_percent'], '--validation_percent',
                            '100', *common)
     self.assertFalse(os.path.exists(model))  # failed before any work
+
+  def test_gallery_needs_predict(self):
+    self.assertFailsNaming(['--gallery'], '--mode', 'eval', '--data_dir',
+                           self.good, '--model_dir', self.root, '--gallery',
+                           os.path.join(self.root, 'g.png'))
 
   def test_missing_required_flags(self):
     self.assertFailsNaming(['--model_dir'], '--data_dir', self.good)
