@@ -40,7 +40,11 @@ def _subdirs(path):
 
 
 def _files_under(path):
-  """Regular, visible files below `path`, recursively, in sorted order."""
+  """Regular, visible files below `path`, recursively.
+
+  Order: a folder's own files sorted by name, then each subfolder's (sorted by
+  name), depth first: the same on every call.
+  """
   found = []
   for root, dirs, names in os.walk(path, followlinks=True):
     dirs[:] = _visible(dirs)

@@ -118,16 +118,19 @@ def _decoded_files(files, labels, image_size, skipped, is_training):
   ds = tf.data.Dataset.from_tensor_slices(
       (tf.constant(files, tf.string), tf.constant(labels, tf.int32)))
   if is_training:
-    # Shuffle the whole file list (names are small) before repeat: every file
-    # is seen once per epoch, in a new order each epoch.
-    ds = ds.shuffle(len(files), reshuffle_each_iteration=True).repeat()
+    # Shuffle the whole file list (names are small): every file is seen once
+    # per epoch, in a new order each epoch.
+    ds = ds.shuffle(len(files), reshuffle_each_iteration=True)
   ds = ds.map(lambda path, label: (path, label, path))
 
   def load(path, label):
     return (preprocessing.preprocess_image(tf.io.read_file(path), image_size),
             label)
-  return _decode_skipping_bad(ds, load, image_size, skipped,
-                              _num_parallel_calls())
+  ds = _decode_skipping_bad(ds, load, image_size, skipped,
+                            _num_parallel_calls())
+  # Repeat after skipping: if no file decodes, an epoch is empty and repeat()
+  # ends the input instead of spinning forever on skipped files.
+  return ds.repeat() if is_training else ds
 
 
 def make_input_fn(files, labels, is_training, params, skipped):

@@ -5,10 +5,13 @@ Training, evaluation, prediction and the exported SavedModel all call
 """
 import tensorflow as tf
 
-# BMP stores its bits per pixel as a little-endian uint16 at byte 28.
+# BMP header fields (little-endian): size of the info header at byte 14,
+# bits per pixel (uint16) at 28, colours in the table (uint32, 0: all) at 46.
+_BMP_INFO_SIZE_OFFSET = 14
 _BMP_BPP_OFFSET = 28
+_BMP_COLOURS_USED_OFFSET = 46
 # tf.io.decode_bmp must be told the channel count the file has.
-_BMP_CHANNELS = {8: 1, 24: 3, 32: 4}
+_BMP_CHANNELS = {24: 3, 32: 4}
 
 
 def _to_rgb(image):
@@ -19,14 +22,37 @@ def _to_rgb(image):
                  default=lambda: image)
 
 
+def _bmp_field(image_bytes, offset, dtype, size):
+  return tf.cast(tf.io.decode_raw(
+      tf.strings.substr(image_bytes, offset, size), dtype)[0], tf.int32)
+
+
+def _decode_paletted_bmp(image_bytes):
+  """8-bit BMP: decode_bmp gives colour-table indices; look up their colours.
+
+  The table follows the info header: 4 bytes (blue, green, red, 0) a colour.
+  """
+  indices = tf.cast(tf.io.decode_bmp(image_bytes, channels=1)[:, :, 0],
+                    tf.int32)
+  colours = _bmp_field(image_bytes, _BMP_COLOURS_USED_OFFSET, tf.int32, 4)
+  colours = tf.where(tf.equal(colours, 0), 256, colours)
+  table_start = 14 + _bmp_field(image_bytes, _BMP_INFO_SIZE_OFFSET,
+                                tf.int32, 4)
+  table = tf.reshape(tf.io.decode_raw(
+      tf.strings.substr(image_bytes, table_start, 4 * colours), tf.uint8),
+                     [-1, 4])
+  rgb_table = tf.reverse(table[:, :3], axis=[1])  # BGR -> RGB
+  # An index past the table raises here, and the image is skipped.
+  return tf.gather(rgb_table, indices)
+
+
 def _decode_bmp(image_bytes):
   """Decodes 8-, 24- and 32-bit BMPs, which decode_image(channels=3) refuses."""
-  bpp = tf.io.decode_raw(
-      tf.strings.substr(image_bytes, _BMP_BPP_OFFSET, 2), tf.uint16)[0]
-  bpp = tf.cast(bpp, tf.int32)
-  branches = [(tf.equal(bpp, bits),
-               lambda c=c: _to_rgb(tf.io.decode_bmp(image_bytes, channels=c)))
-              for bits, c in sorted(_BMP_CHANNELS.items())]
+  bpp = _bmp_field(image_bytes, _BMP_BPP_OFFSET, tf.uint16, 2)
+  branches = [(tf.equal(bpp, 8), lambda: _decode_paletted_bmp(image_bytes))]
+  branches += [(tf.equal(bpp, bits),
+                lambda c=c: _to_rgb(tf.io.decode_bmp(image_bytes, channels=c)))
+               for bits, c in sorted(_BMP_CHANNELS.items())]
   # Any other depth: decode_bmp raises, and the caller skips the image.
   return tf.case(branches,
                  default=lambda: tf.io.decode_bmp(image_bytes, channels=3))

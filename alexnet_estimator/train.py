@@ -214,9 +214,11 @@ def _evaluate(estimator, source, params):
   return metrics
 
 
+# train_input_fn and eval_input_fn: (params, SkippedFiles) -> input_fn;
+# scan_input_fn: the same over the training data, one pass, in order.
 DataSource = collections.namedtuple('DataSource', [
     'class_names', 'num_train', 'num_validation', 'train_input_fn',
-    'eval_input_fn', 'description'])
+    'eval_input_fn', 'scan_input_fn', 'description'])
 
 
 def _folder_source(data_dir, validation_percent):
@@ -228,6 +230,8 @@ def _folder_source(data_dir, validation_percent):
       lambda params, skipped: input_lib.make_input_fn(
           data.validation.files, data.validation.labels, False, params,
           skipped),
+      lambda params, skipped: input_lib.make_input_fn(
+          data.train.files, data.train.labels, False, params, skipped),
       '%s: %d classes, %d training and %d validation files (%s layout)' % (
           data_dir, len(data.class_names), len(data.train.files),
           len(data.validation.files), data.layout))
@@ -241,6 +245,8 @@ def _tfrecord_source(data_dir, label_offset, labels_file):
           records.train, True, params, skipped, records.label_offset),
       lambda params, skipped: input_lib.make_tfrecord_input_fn(
           records.validation, False, params, skipped, records.label_offset),
+      lambda params, skipped: input_lib.make_tfrecord_input_fn(
+          records.train, False, params, skipped, records.label_offset),
       '%s: %d classes, %d training records in %d shards, %d validation '
       'records in %d shards (TFRecords, label offset %d)' % (
           data_dir, len(records.class_names), records.num_train,
@@ -252,8 +258,21 @@ def _synthetic_source(num_classes):
   return DataSource(
       tuple(str(i) for i in range(num_classes)), 0, 0,
       lambda params, skipped: input_lib.make_synthetic_input_fn(params),
-      None, 'synthetic data: random images, %d classes, no files read'
+      None, None, 'synthetic data: random images, %d classes, no files read'
       % num_classes)
+
+
+def _first_batch_exists(input_fn):
+  """True if `input_fn`'s dataset yields a batch; it reads only that far."""
+  with tf.Graph().as_default():
+    batch = tf.compat.v1.data.make_one_shot_iterator(
+        input_fn().take(1)).get_next()
+    with tf.Session() as sess:
+      try:
+        sess.run(batch)
+        return True
+      except tf.errors.OutOfRangeError:
+        return False
 
 
 def open_data(data_dir, validation_percent=10.0, label_offset=None,
@@ -414,6 +433,13 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
                      _train_steps(source.num_train, params,
                                   epochs_between_evals, None))
   skipped = input_lib.SkippedFiles()
+  # Training repeats forever: were no image readable, it would spin on
+  # skipping them. Reading up to the first good one rules that out.
+  if source.scan_input_fn and not _first_batch_exists(
+      source.scan_input_fn(params, skipped)):
+    raise image_folder.DataError('%s: none of its %d training files is a '
+                                 'readable image' % (data_dir,
+                                                     source.num_train))
   train_input = source.train_input_fn(params, skipped)
   hook = hooks_lib.ProgressHook(params['batch_size'], last_step,
                                 log_every_n_steps)

@@ -1,5 +1,9 @@
 """Tests for the tf.data pipelines: order, epochs, batches and bad files."""
+import collections
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import tensorflow as tf
@@ -8,31 +12,62 @@ from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import params as params_lib
 from tests import testdata
 
+IMAGE_SIZE = 67
+CLASSES = 3
+PER_CLASS = 3
+# Class c, file i is COLOURS[c] shifted by SHADE * (i - 1) on every channel:
+# the decoded pixels say which file an image came from.
+SHADE = 16
+
 
 def _params(batch_size):
-  return params_lib.make_params(image_size=67, batch_size=batch_size)
+  return params_lib.make_params(image_size=IMAGE_SIZE, batch_size=batch_size)
 
 
-class InputFnTest(tf.test.TestCase):
+def _colour(label, i):
+  return tuple(int(np.clip(c + SHADE * (i - 1), 0, 255))
+               for c in testdata.COLOURS[label])
+
+
+class _PipelineTestCase(tf.test.TestCase):
+  """A folder of small images, each of its own colour, and the bad files."""
 
   def setUp(self):
-    super(InputFnTest, self).setUp()
+    super(_PipelineTestCase, self).setUp()
     root = self.get_temp_dir()
-    written = testdata.make_tree(root, layout='classes',
-                                 classes=('a', 'b', 'c'), train_per_class=3,
-                                 bad=True)
-    self.good = [p for p, _ in written['train']]
-    self.labels = {p: l for p, l in written['train']}
-    folder = os.path.dirname(self.good[0])
-    self.bad = sorted(os.path.join(folder, n) for n in testdata.bad_files())
-    # A PNG with a .jpg name is an image: decoding is by content.
-    self.png_as_jpg = testdata.write(
-        os.path.join(root, 'b', 'really_a_png.jpg'),
-        testdata.encode(testdata.solid(testdata.COLOURS[1]), 'RGB', 'PNG'))
+    self.colours = {}  # good file -> RGB it decodes to
+    self.labels = {}  # every file -> label
+    for label in range(CLASSES):
+      for i in range(PER_CLASS):
+        ext = '.jpg' if i % 2 else '.png'
+        path = os.path.join(root, 'c%d' % label, 'f%d%s' % (i, ext))
+        testdata.write_image(path, testdata.solid(_colour(label, i),
+                                                  (20, 24), seed=i),
+                             quality=95)
+        self.colours[path] = _colour(label, i)
+        self.labels[path] = label
+    # Decoding is by content: a PNG named .jpg is an image, never skipped.
+    self.png_as_jpg = testdata.write_image(
+        os.path.join(root, 'c1', 'really_a_png.jpg'),
+        testdata.solid((90, 90, 90), (24, 20)), fmt='PNG')
+    self.colours[self.png_as_jpg] = (90, 90, 90)
     self.labels[self.png_as_jpg] = 1
-    self.files = sorted(self.good + self.bad + [self.png_as_jpg])
+    self.bad = testdata.write_bad_files(os.path.join(root, 'c0'))
+    for path in self.bad:
+      self.labels[path] = 0
+    self.good = sorted(self.colours)
+    self.files = sorted(self.labels)
+
+  def _file_of(self, image):
+    """The good file whose colour `image` [S, S, 3] in [0, 1] shows."""
+    mean = image.reshape(-1, 3).mean(axis=0) * 255.0
+    distance, path = min((np.abs(mean - self.colours[p]).max(), p)
+                         for p in self.good)
+    self.assertLess(distance, 4.0)
+    return path
 
   def _batches(self, ds, count=None):
+    """Runs `ds` to its end, or for `count` elements; returns them."""
     next_batch = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
     out = []
     with self.cached_session() as sess:
@@ -43,74 +78,238 @@ class InputFnTest(tf.test.TestCase):
           break
     return out
 
-  def test_eval_is_one_ordered_pass_without_bad_files(self):
+  def _input(self, is_training, batch_size, files=None, skipped=None):
+    files = self.files if files is None else files
+    return input_lib.make_input_fn(
+        files, [self.labels[f] for f in files], is_training,
+        _params(batch_size), skipped or input_lib.SkippedFiles())()
+
+
+class TrainInputTest(_PipelineTestCase):
+
+  def test_static_shapes_and_dtypes(self):
+    ds = self._input(True, 4)
+    features, labels = tf.compat.v1.data.get_output_shapes(ds)
+    self.assertEqual(features['x'].as_list(), [4, IMAGE_SIZE, IMAGE_SIZE, 3])
+    self.assertEqual(labels.as_list(), [4])  # drop_remainder: static batch
+    feature_types, label_type = tf.compat.v1.data.get_output_types(ds)
+    self.assertEqual(feature_types, {'x': tf.float32})
+    self.assertEqual(label_type, tf.int32)
+    (features, labels), = self._batches(ds, count=1)
+    self.assertEqual(features['x'].dtype, np.float32)
+    self.assertEqual(labels.dtype, np.int32)
+    self.assertAllEqual(features['x'].shape, [4, IMAGE_SIZE, IMAGE_SIZE, 3])
+    self.assertAllInRange(features['x'], 0.0, 1.0)
+
+  def test_every_epoch_holds_every_good_file_once_in_a_new_order(self):
     skipped = input_lib.SkippedFiles()
-    ds = input_lib.make_input_fn(
-        self.files, [self.labels.get(f, 0) for f in self.files], False,
-        _params(4), skipped)()
-    batches = self._batches(ds)
-    sizes = [len(labels) for _, labels in batches]
-    readable = sorted(self.good + [self.png_as_jpg])
-    self.assertEqual(sizes, [4, 4, 2])  # 10 images, last batch kept
-    labels = np.concatenate([labels for _, labels in batches])
-    self.assertAllEqual(labels, [self.labels[f] for f in readable])
-    images = batches[0][0]['x']
-    self.assertEqual(images.dtype, np.float32)
-    self.assertAllEqual(images.shape, [4, 67, 67, 3])
-    # Pixels follow the class colour, so the labels travel with their images.
-    for image, label in zip(images, batches[0][1]):
-      self.assertAllClose(image.reshape(-1, 3).mean(axis=0),
-                          np.array(testdata.COLOURS[label]) / 255.0,
-                          atol=0.03)
+    epoch = len(self.good)  # one batch is exactly one epoch
+    batches = self._batches(self._input(True, epoch, skipped=skipped), 4)
+    orders = []
+    for features, labels in batches:
+      order = [self._file_of(image) for image in features['x']]
+      self.assertCountEqual(order, self.good)
+      self.assertAllEqual(labels, [self.labels[f] for f in order])
+      orders.append(tuple(order))
+    self.assertGreater(len(set(orders)), 1)  # reshuffled each epoch
+    # Met four times each, the bad files are recorded once.
     self.assertEqual(sorted(skipped.files), self.bad)
     self.assertEqual(skipped.count, len(self.bad))
 
-  def test_training_shuffles_each_epoch_and_repeats(self):
-    skipped = input_lib.SkippedFiles()
-    readable = len(self.good) + 1
-    ds = input_lib.make_input_fn(
-        self.files, [self.labels.get(f, 0) for f in self.files], True,
-        _params(readable), skipped)()
-    self.assertEqual(ds.output_shapes[0]['x'].as_list(),
-                     [readable, 67, 67, 3])  # drop_remainder: static batch
-    batches = self._batches(ds, count=4)
-    epochs = [b[0]['x'].reshape(readable, -1).sum(axis=1) for b in batches]
-    label_counts = [np.bincount(b[1], minlength=3) for b in batches]
-    for counts in label_counts:  # every readable file once per epoch
-      self.assertAllEqual(counts, [3, 4, 3])
-    orders = {tuple(np.argsort(e)) for e in epochs}
-    self.assertGreater(len(orders), 1)  # a new order each epoch
-    # Bad files are met every epoch but counted and warned about once.
-    self.assertEqual(skipped.count, len(self.bad))
+  def test_batches_are_full_and_run_past_the_first_epoch(self):
+    # 10 good files in batches of 4: 5 batches are exactly two epochs.
+    batches = self._batches(self._input(True, 4), 7)
+    self.assertLen(batches, 7)
+    for features, labels in batches:
+      self.assertAllEqual(features['x'].shape, [4, IMAGE_SIZE, IMAGE_SIZE, 3])
+      self.assertLen(labels, 4)
+    seen = collections.Counter(
+        self._file_of(image) for features, _ in batches[:5]
+        for image in features['x'])
+    self.assertEqual(seen, {f: 2 for f in self.good})
 
-  def test_warns_once_per_skipped_file(self):
+  def test_batch_larger_than_the_data_set_still_fills(self):
+    batches = self._batches(self._input(True, 13), 2)
+    self.assertLen(batches, 2)
+    self.assertAllEqual(batches[1][1].shape, [13])
+
+  def test_skipped_files_are_warned_about_once_across_epochs(self):
     skipped = input_lib.SkippedFiles()
+    ds = self._input(True, len(self.good), skipped=skipped)
+    with self.assertLogs('absl', level='WARNING') as logs:
+      self._batches(ds, 3)  # epochs 1 and 2 have passed the filter
+    warned = collections.Counter(
+        path for record in logs.records for path in self.bad
+        if path in record.getMessage())
+    self.assertEqual(warned, {path: 1 for path in self.bad})
+    self.assertNotIn(self.png_as_jpg, str([r.getMessage()
+                                           for r in logs.records]))
+
+
+class EvalInputTest(_PipelineTestCase):
+
+  def test_one_pass_in_file_order_with_a_partial_last_batch(self):
+    skipped = input_lib.SkippedFiles()
+    batches = self._batches(self._input(False, 4, skipped=skipped))
+    self.assertEqual([len(labels) for _, labels in batches], [4, 4, 2])
+    images = np.concatenate([features['x'] for features, _ in batches])
+    labels = np.concatenate([labels for _, labels in batches])
+    order = [self._file_of(image) for image in images]
+    self.assertEqual(order, [f for f in self.files if f not in self.bad])
+    self.assertAllEqual(labels, [self.labels[f] for f in order])
+    self.assertEqual(images.dtype, np.float32)
+    self.assertEqual(labels.dtype, np.int32)
+    self.assertEqual(sorted(skipped.files), self.bad)
+    self.assertEqual(skipped.count, 4)
+
+  def test_unknown_batch_dimension(self):
+    features, labels = tf.compat.v1.data.get_output_shapes(
+        self._input(False, 4))
+    self.assertEqual(features['x'].as_list(),
+                     [None, IMAGE_SIZE, IMAGE_SIZE, 3])
+    self.assertEqual(labels.as_list(), [None])
+
+  def test_labels_are_taken_as_given(self):
+    # The pipeline does not look at folders: labels come from the caller.
+    files = self.good[:3]
+    ds = input_lib.make_input_fn(files, [7, 5, 6], False, _params(8),
+                                 input_lib.SkippedFiles())()
+    (_, labels), = self._batches(ds)
+    self.assertAllEqual(labels, [7, 5, 6])
+
+  def test_clean_input_skips_nothing(self):
+    skipped = input_lib.SkippedFiles()
+    batches = self._batches(self._input(False, 3, files=self.good,
+                                        skipped=skipped))
+    self.assertEqual(sum(len(labels) for _, labels in batches),
+                     len(self.good))
+    self.assertEqual(skipped.count, 0)
+    self.assertEqual(skipped.files, [])
+
+  def test_unreadable_files_are_skipped_and_named(self):
+    root = self.get_temp_dir()
+    missing = os.path.join(root, 'deleted.png')
+    folder = os.path.join(root, 'c2')
+    non_ascii = testdata.write(os.path.join(root, u'caf\u00e9.jpg'),
+                               testdata.text_bytes())
+    files = [self.good[0], missing, folder, non_ascii, self.good[1]]
+    self.labels.update({missing: 0, folder: 0, non_ascii: 0})
+    skipped = input_lib.SkippedFiles()
+    batches = self._batches(self._input(False, 8, files=files,
+                                        skipped=skipped))
+    (features, _), = batches
+    self.assertEqual([self._file_of(image) for image in features['x']],
+                     self.good[:2])
+    self.assertEqual(sorted(skipped.files),
+                     sorted([missing, folder, non_ascii]))
+
+  def test_only_bad_files_give_no_batches(self):
+    skipped = input_lib.SkippedFiles()
+    self.assertEqual(self._batches(self._input(False, 2, files=self.bad,
+                                               skipped=skipped)), [])
+    self.assertEqual(sorted(skipped.files), self.bad)
+
+  def test_no_files_give_no_batches(self):
+    self.assertEqual(self._batches(self._input(False, 2, files=[])), [])
+
+
+class PredictInputTest(_PipelineTestCase):
+
+  def test_keeps_order_and_names_files(self):
+    order = list(reversed(self.files))
+    skipped = input_lib.SkippedFiles()
+    ds = input_lib.make_predict_input_fn(order, 3, IMAGE_SIZE, skipped)()
+    self.assertEqual(sorted(tf.compat.v1.data.get_output_types(ds)),
+                     ['file', 'x'])
+    batches = self._batches(ds)
+    self.assertEqual([len(b['file']) for b in batches], [3, 3, 3, 1])
+    names = [f.decode('utf-8') for b in batches for f in b['file']]
+    readable = [f for f in order if f not in self.bad]
+    self.assertEqual(names, readable)
+    # Each image is the one its 'file' names.
+    images = np.concatenate([b['x'] for b in batches])
+    self.assertEqual([self._file_of(image) for image in images], readable)
+    self.assertEqual(sorted(skipped.files), self.bad)
+
+
+class SkippedFilesTest(tf.test.TestCase):
+
+  def test_records_and_warns_once_per_file(self):
+    skipped = input_lib.SkippedFiles()
+    self.assertEqual((skipped.count, skipped.files), (0, []))
     with self.assertLogs('absl', level='WARNING') as logs:
       skipped.add(b'/x/bad.jpg')
       skipped.add('/x/bad.jpg')
-      skipped.add('/x/other.png')
-    self.assertEqual(len(logs.records), 2)
+      skipped.add(u'/x/caf\u00e9.png'.encode('utf-8'))
+      skipped.add(u'/x/caf\u00e9.png')
+    self.assertLen(logs.records, 2)
     self.assertIn('/x/bad.jpg', logs.records[0].getMessage())
-    self.assertEqual(skipped.files, ['/x/bad.jpg', '/x/other.png'])
+    self.assertEqual(skipped.files, ['/x/bad.jpg', u'/x/caf\u00e9.png'])
+    self.assertEqual(skipped.count, 2)
 
-  def test_predict_keeps_order_and_names_files(self):
-    order = list(reversed(self.files))
+  def test_files_is_a_copy(self):
     skipped = input_lib.SkippedFiles()
-    ds = input_lib.make_predict_input_fn(order, 3, 67, skipped)()
-    batches = self._batches(ds)
-    files = [f.decode() for b in batches for f in b['file']]
-    self.assertEqual(files, [f for f in order if f not in self.bad])
-    self.assertEqual(sorted(skipped.files), self.bad)
+    skipped.add('a')
+    skipped.files.append('b')
+    self.assertEqual(skipped.files, ['a'])
 
-  def test_synthetic_input(self):
-    params = params_lib.make_params(image_size=67, batch_size=2,
+
+class SyntheticInputTest(tf.test.TestCase):
+
+  def test_shapes_dtypes_and_ranges(self):
+    params = params_lib.make_params(image_size=IMAGE_SIZE, batch_size=2,
                                     num_classes=5)
-    first, second = self._batches(
-        input_lib.make_synthetic_input_fn(params)(), count=2)
-    features, labels = second
-    self.assertAllEqual(features['x'].shape, [2, 67, 67, 3])
+    ds = input_lib.make_synthetic_input_fn(params)()
+    features, labels = tf.compat.v1.data.get_output_shapes(ds)
+    self.assertEqual(features['x'].as_list(), [2, IMAGE_SIZE, IMAGE_SIZE, 3])
+    self.assertEqual(labels.as_list(), [2])
+    next_batch = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
+    with self.cached_session() as sess:
+      first, second, third = [sess.run(next_batch) for _ in range(3)]
+    features, labels = third
+    self.assertEqual(features['x'].dtype, np.float32)
+    self.assertEqual(labels.dtype, np.int32)
+    self.assertAllInRange(features['x'], 0.0, 1.0)
     self.assertTrue(np.all((labels >= 0) & (labels < 5)))
-    self.assertAllEqual(first[0]['x'], features['x'])  # made once
+    self.assertGreater(np.std(features['x']), 0.1)  # random, not constant
+    # Made once and repeated: every batch is the same.
+    self.assertAllEqual(first[0]['x'], features['x'])
+    self.assertAllEqual(second[1], labels)
+
+
+class AllBadTrainingInputTest(tf.test.TestCase):
+
+  def test_training_input_of_only_unreadable_files_ends(self):
+    root = self.get_temp_dir()
+    files = [testdata.write(os.path.join(root, 'a', name), data)
+             for name, data in sorted(testdata.bad_files().items())]
+    script = textwrap.dedent("""
+        import sys
+        import tensorflow as tf
+        from alexnet_estimator import input_fn, params
+        ds = input_fn.make_input_fn(
+            sys.argv[1:], [0] * len(sys.argv[1:]), True,
+            params.make_params(image_size=67, batch_size=2),
+            input_fn.SkippedFiles())()
+        batch = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
+        with tf.Session() as sess:
+          try:
+            sess.run(batch)
+          except tf.errors.OutOfRangeError:
+            print('ended')
+        """)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    child = subprocess.Popen([sys.executable, '-c', script] + files,
+                             cwd=repo, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL,
+                             universal_newlines=True)
+    try:  # a subprocess, so that a regression fails instead of hanging
+      out, _ = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+      child.kill()
+      child.wait()
+      self.fail('the training input spun without a batch or an end')
+    self.assertEqual(out.strip(), 'ended')
 
 
 if __name__ == '__main__':

@@ -1,10 +1,16 @@
 """Tests for scripts/make_demo_data.py: deterministic, varied, all readable."""
-import glob
 import importlib.util
+import io
 import os
+import random
+import sys
+from unittest import mock
 
+import numpy as np
+from PIL import Image
 import tensorflow as tf
 
+from alexnet_estimator import image_folder
 from alexnet_estimator import preprocessing
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.dirname(
@@ -13,47 +19,106 @@ _spec = importlib.util.spec_from_file_location('make_demo_data', _SCRIPT)
 make_demo_data = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_demo_data)
 
+CORRUPT = os.path.join('train', make_demo_data.CLASSES[0], 'corrupt.jpg')
+
 
 def _contents(root):
+  """{path relative to root: bytes} of every file below `root`."""
   out = {}
-  for path in sorted(glob.glob(os.path.join(root, '*', '*', '*'))):
-    with open(path, 'rb') as f:
-      out[os.path.relpath(path, root)] = f.read()
+  for folder, _, names in os.walk(root):
+    for name in names:
+      path = os.path.join(folder, name)
+      with open(path, 'rb') as f:
+        out[os.path.relpath(path, root)] = f.read()
   return out
 
 
 class MakeDemoDataTest(tf.test.TestCase):
 
-  def test_same_seed_same_bytes_other_seed_other_bytes(self):
-    base = self.get_temp_dir()
-    runs = {}
-    for name, seed in (('one', 0), ('two', 0), ('three', 1)):
-      count = make_demo_data.make_demo_data(os.path.join(base, name), 4, 1,
-                                            seed)
-      runs[name] = _contents(os.path.join(base, name))
-      self.assertEqual(count, len(runs[name]))
-    self.assertEqual(runs['one'], runs['two'])
-    self.assertNotEqual(runs['one'], runs['three'])
-    self.assertEqual(sorted(os.listdir(os.path.join(base, 'one', 'train'))),
-                     sorted(make_demo_data.CLASSES))
+  def _make(self, name, seed):
+    root = os.path.join(self.get_temp_dir(), name)
+    count = make_demo_data.make_demo_data(root, train_per_class=4,
+                                          validation_per_class=1, seed=seed)
+    contents = _contents(root)
+    self.assertEqual(count, len(contents))
+    return root, contents
 
-  def test_every_file_but_the_corrupt_one_decodes_and_formats_vary(self):
-    root = self.get_temp_dir()
-    make_demo_data.make_demo_data(root, 24, 4, seed=0)
-    files = _contents(root)
+  def test_same_seed_same_bytes_other_seed_other_bytes(self):
+    _, one = self._make('one', 0)
+    _, two = self._make('two', 0)
+    _, three = self._make('three', 1)
+    self.assertEqual(one, two)
+    self.assertNotEqual(one, three)
+    different = [k for k in one if one[k] != three.get(k)]
+    self.assertGreater(len(different), len(one) // 2)
+
+  def test_layout_classes_and_counts(self):
+    root, contents = self._make('tree', 0)
+    self.assertEqual(sorted(os.listdir(root)), ['train', 'validation'])
+    classes = sorted(make_demo_data.CLASSES)
+    self.assertLen(classes, 5)
+    for split, per_class in (('train', 4), ('validation', 1)):
+      self.assertEqual(sorted(os.listdir(os.path.join(root, split))),
+                       classes)
+      for name in classes:
+        extra = 1 if os.path.join(split, name) == os.path.dirname(
+            CORRUPT) else 0
+        self.assertLen(os.listdir(os.path.join(root, split, name)),
+                       per_class + extra, msg=os.path.join(split, name))
+    self.assertLen(contents, 5 * 4 + 5 * 1 + 1)
+    # The package reads it as the split layout with the same classes.
+    data = image_folder.find(root)
+    self.assertEqual(data.layout, 'split')
+    self.assertEqual(data.class_names, tuple(classes))
+    self.assertLen(data.train.files, 21)
+    self.assertLen(data.validation.files, 5)
+
+  def test_corrupt_file_fails_and_every_other_file_decodes(self):
+    _, contents = self._make('decode', 0)
+    self.assertIn(CORRUPT, contents)
     data = tf.placeholder(tf.string, [])
     decoded = preprocessing.decode_image(data)
-    signatures = set()
     with self.cached_session() as sess:
-      for name, content in sorted(files.items()):
-        if name.endswith('corrupt.jpg'):
-          with self.assertRaises(tf.errors.InvalidArgumentError):
-            sess.run(decoded, {data: content})
+      with self.assertRaises(tf.errors.InvalidArgumentError):
+        sess.run(decoded, {data: contents[CORRUPT]})
+      for name, content in sorted(contents.items()):
+        if name == CORRUPT:
           continue
-        self.assertEqual(sess.run(decoded, {data: content}).shape[2], 3)
-        signatures.add(content[:2])
-    # JPEG, PNG, GIF and BMP all occur.
-    self.assertEqual(signatures, {b'\xff\xd8', b'\x89P', b'GI', b'BM'})
+        image = sess.run(decoded, {data: content})
+        width, height = Image.open(io.BytesIO(content)).size
+        self.assertAllEqual(image.shape, [height, width, 3], msg=name)
+        self.assertBetween(width, 96, 320)
+        self.assertBetween(height, 96, 320)
+
+  def test_every_format_of_the_demo_decodes_like_pillow_reads_it(self):
+    formats = sorted(set(make_demo_data._FORMAT_CHOICES))
+    self.assertLen(formats, 8)
+    data = tf.placeholder(tf.string, [])
+    decoded = preprocessing.decode_image(data)
+    rng = random.Random(0)
+    with self.cached_session() as sess:
+      for i, (mode, fmt, ext) in enumerate(formats):
+        kind = make_demo_data.CLASSES[i % len(make_demo_data.CLASSES)]
+        content = make_demo_data.encode(make_demo_data.draw(kind, rng), mode,
+                                        fmt)
+        expected = np.asarray(
+            Image.open(io.BytesIO(content)).convert('RGB'), np.float32)
+        image = sess.run(decoded, {data: content})
+        self.assertAllEqual(image.shape, expected.shape)
+        # JPEG decoders differ by a level or two; the others are lossless.
+        error = np.abs(image.astype(np.float32) - expected).mean()
+        self.assertLess(error, 3.0, msg='%s %s %s' % (mode, fmt, ext))
+
+  def test_main_writes_the_tree(self):
+    root = os.path.join(self.get_temp_dir(), 'cli')
+    argv = ['make_demo_data.py', '--out_dir', root, '--train_per_class', '1',
+            '--validation_per_class', '1', '--seed', '3']
+    with mock.patch.object(sys, 'argv', argv):
+      make_demo_data.main()
+    same = os.path.join(self.get_temp_dir(), 'same')
+    self.assertEqual(make_demo_data.make_demo_data(same, 1, 1, 3), 11)
+    self.assertLen(_contents(root), 11)
+    self.assertEqual(_contents(root), _contents(same))
 
 
 if __name__ == '__main__':

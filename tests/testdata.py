@@ -1,7 +1,16 @@
-"""Tiny generated images and image trees for the tests.
+"""Tiny generated images, image trees and broken files for the tests.
 
-Each class gets its own solid colour (with a little noise), so a label check
-is meaningful and JPEG artefacts stay small.
+Each class gets its own solid colour (with a little noise), so a label check is
+meaningful (the pixels say which class a decoded image came from) and JPEG
+artefacts stay small. Sizes are (width, height), as PIL has them; arrays are
+[height, width, 3], as TensorFlow has them.
+
+Typical use:
+
+  written = testdata.make_tree(self.get_temp_dir(), layout='split',
+                               classes=('cat', 'dog'), train_per_class=2,
+                               validation_per_class=1, image_size=(30, 20))
+  files = [path for path, _ in written['train']]
 """
 import io
 import os
@@ -9,27 +18,45 @@ import os
 import numpy as np
 from PIL import Image
 
-# Distinct colours, one per class index.
+# Distinct colours, one per class index (class i is drawn in COLOURS[i % 8]).
 COLOURS = ((220, 30, 30), (30, 200, 40), (40, 60, 220), (230, 210, 30),
            (200, 40, 200), (30, 200, 200), (120, 120, 120), (250, 140, 0))
 
+# File extension -> PIL format, for write_image.
+_FORMATS = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG', '.gif': 'GIF',
+            '.bmp': 'BMP'}
 
-def solid(colour, size=(24, 20), seed=0):
-  """uint8 RGB array [height, width, 3] of `colour` with +-3 noise.
+
+def solid(colour, size=(24, 20), seed=0, noise=3):
+  """A solid-colour RGB image with a little noise.
 
   Args:
-    colour: (r, g, b).
+    colour: (r, g, b), ints in [0, 255].
     size: (width, height), as PIL has it.
-    seed: noise seed.
+    seed: noise seed; the same seed gives the same pixels.
+    noise: pixels vary uniformly within +-noise; 0 gives an exact colour.
+
+  Returns:
+    uint8 numpy array [height, width, 3].
   """
   width, height = size
   rng = np.random.RandomState(seed)
-  noise = rng.randint(-3, 4, size=(height, width, 3))
-  return np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+  offsets = rng.randint(-noise, noise + 1, size=(height, width, 3))
+  return np.clip(np.array(colour) + offsets, 0, 255).astype(np.uint8)
 
 
 def encode(array, mode='RGB', fmt='JPEG', **kwargs):
-  """Encodes an RGB array (or PIL image) in PIL `mode` and `fmt`; bytes."""
+  """Encodes an image with Pillow.
+
+  Args:
+    array: uint8 numpy array [height, width, 3] (RGB) or a PIL image.
+    mode: PIL mode to convert to first: 'RGB', 'L', 'CMYK', 'RGBA', 'P', ...
+    fmt: PIL format: 'JPEG', 'PNG', 'GIF', 'BMP', ...
+    **kwargs: passed to PIL's `Image.save` (e.g. quality=95).
+
+  Returns:
+    The encoded bytes.
+  """
   image = array if isinstance(array, Image.Image) else Image.fromarray(array)
   buffer = io.BytesIO()
   image.convert(mode).save(buffer, fmt, **kwargs)
@@ -37,7 +64,7 @@ def encode(array, mode='RGB', fmt='JPEG', **kwargs):
 
 
 def write(path, data):
-  """Writes bytes to `path`, creating folders; returns `path`."""
+  """Writes bytes to `path`, creating its folder; returns `path`."""
   folder = os.path.dirname(path)
   if folder and not os.path.isdir(folder):
     os.makedirs(folder)
@@ -46,54 +73,116 @@ def write(path, data):
   return path
 
 
-def bad_files():
-  """{file name: bytes} of things that are not decodable images."""
+def write_image(path, array, mode='RGB', fmt=None, **kwargs):
+  """Encodes `array` and writes it to `path`; returns `path`.
+
+  Args:
+    path: file to write; its folder is created.
+    array: uint8 numpy array [height, width, 3] or a PIL image.
+    mode: PIL mode to convert to before saving.
+    fmt: PIL format; None picks it from the extension of `path`, so pass it
+      to write a file whose name lies about its format.
+    **kwargs: passed to PIL's `Image.save`.
+  """
+  if fmt is None:
+    fmt = _FORMATS[os.path.splitext(path)[1].lower()]
+  return write(path, encode(array, mode, fmt, **kwargs))
+
+
+def animated_gif(colours, size=(16, 12)):
+  """A GIF with one solid frame per colour in `colours`; returns bytes."""
+  frames = [Image.fromarray(solid(c, size, noise=0)) for c in colours]
+  buffer = io.BytesIO()
+  frames[0].save(buffer, 'GIF', save_all=True, append_images=frames[1:],
+                 duration=100, loop=0)
+  return buffer.getvalue()
+
+
+def text_bytes():
+  """Bytes of a text file: not an image in any format."""
+  return b'just some text, not an image\n'
+
+
+def truncated_jpeg():
+  """The first half of a valid 40x40 JPEG: the signature, then it stops."""
   jpeg = encode(solid(COLOURS[0], (40, 40)), 'RGB', 'JPEG')
+  return jpeg[:len(jpeg) // 2]
+
+
+def truncated_png():
+  """The first half of a valid 40x40 PNG: the signature, then it stops."""
   png = encode(solid(COLOURS[1], (40, 40)), 'RGB', 'PNG')
-  return {'notes.jpg': b'just some text, not an image\n',
+  return png[:len(png) // 2]
+
+
+def bad_files():
+  """Things that are not decodable images.
+
+  Returns:
+    {file name: bytes}: 'notes.jpg' (text), 'empty.png' (no bytes),
+    'truncated.jpg' and 'truncated.png' (first half of a valid file; these
+    pass image_folder.looks_like_image but fail to decode).
+  """
+  return {'notes.jpg': text_bytes(),
           'empty.png': b'',
-          'truncated.jpg': jpeg[:len(jpeg) // 2],
-          'truncated.png': png[:len(png) // 2]}
+          'truncated.jpg': truncated_jpeg(),
+          'truncated.png': truncated_png()}
+
+
+def write_bad_files(folder):
+  """Writes every bad_files() entry into `folder`; returns the sorted paths."""
+  return sorted(write(os.path.join(folder, name), data)
+                for name, data in bad_files().items())
 
 
 def make_tree(root, layout='split', classes=('a', 'b'), train_per_class=3,
-              validation_per_class=1, image_size=(24, 20), bad=False,
-              validation_dir='validation'):
-  """Writes a class-per-folder image tree of small PNG and JPEG files.
+              validation_per_class=1, image_size=(24, 20), bad_files=False,
+              validation_dir='validation', bad=False):
+  """Writes a class-per-folder tree of small PNG and JPEG files.
+
+  Every image of class i is COLOURS[i % len(COLOURS)] with a little noise;
+  within a class, files alternate JPEG ('.jpg') and PNG ('.png').
 
   Args:
-    root: folder to write into.
+    root: folder to write into (created if missing).
     layout: 'split' writes root/train/<class>/ and root/<validation_dir>/
-      <class>/; 'classes' writes root/<class>/ only (train_per_class each).
-    classes: class folder names; class i is drawn in COLOURS[i].
-    train_per_class, validation_per_class: images per class and split.
+      <class>/; 'classes' writes root/<class>/ only, train_per_class each,
+      and leaves the train/validation split to image_folder.find.
+    classes: class folder names, in the order that gives their colours (not
+      necessarily sorted; image_folder sorts them for the class ids).
+    train_per_class: images per class in train/ (or per class folder).
+    validation_per_class: images per class in the validation folder; ignored
+      by layout 'classes'.
     image_size: (width, height) of every image.
-    bad: also write bad_files() into the first class's training folder.
+    bad_files: also write the bad_files() entries (text, empty, truncated
+      JPEG and PNG) into the first class's training folder.
     validation_dir: name of the validation folder, 'validation' or 'val'.
+    bad: the old name of `bad_files`.
 
   Returns:
-    {'train': [(path, class index)], 'validation': [(path, class index)]}
-    of the good files written, sorted by path.
+    A dict with 'train' and 'validation': sorted lists of (path, index of the
+    class in `classes`) for the good images written ('validation' is empty for
+    layout 'classes'), and 'bad': the sorted paths of the bad files written.
   """
-  written = {'train': [], 'validation': []}
+  if layout not in ('split', 'classes'):
+    raise ValueError('layout must be split or classes, got %r' % (layout,))
+  written = {'train': [], 'validation': [], 'bad': []}
   splits = [('train', train_per_class)]
   if layout == 'split':
     splits.append((validation_dir, validation_per_class))
   for split, count in splits:
+    key = 'train' if split == 'train' else 'validation'
     for index, name in enumerate(classes):
       folder = (os.path.join(root, split, name) if layout == 'split'
                 else os.path.join(root, name))
+      colour = COLOURS[index % len(COLOURS)]
       for i in range(count):
-        fmt, ext = (('PNG', '.png') if i % 2 else ('JPEG', '.jpg'))
-        array = solid(COLOURS[index % len(COLOURS)], image_size, seed=i)
-        path = write(os.path.join(folder, '%s_%s_%02d%s' % (split, name, i,
-                                                            ext)),
-                     encode(array, 'RGB', fmt))
-        key = 'train' if split == 'train' else 'validation'
+        ext = '.png' if i % 2 else '.jpg'
+        path = os.path.join(folder, '%s_%s_%02d%s' % (split, name, i, ext))
+        write_image(path, solid(colour, image_size, seed=i))
         written[key].append((path, index))
-  if bad:
+  if bad_files or bad:
     first = (os.path.join(root, 'train', classes[0]) if layout == 'split'
              else os.path.join(root, classes[0]))
-    for name, data in bad_files().items():
-      write(os.path.join(first, name), data)
+    written['bad'] = write_bad_files(first)
   return {k: sorted(v) for k, v in written.items()}

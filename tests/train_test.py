@@ -347,6 +347,21 @@ class CliErrorTest(tf.test.TestCase):
                            '--data_dir', self.imageless, '--model_dir', model)
     self.assertFalse(os.path.exists(model))
 
+  def test_no_readable_training_image(self):
+    unreadable = os.path.join(self.root, 'unreadable')
+    for name in ('a', 'b'):
+      testdata.write(os.path.join(unreadable, name, 'x.jpg'),
+                     testdata.bad_files()['truncated.jpg'])
+    model = os.path.join(self.root, 'm3')
+    code, _, stderr = run_cli('--data_dir', unreadable, '--model_dir', model,
+                              '--mode', 'train', '--max_train_steps', '2')
+    self.assertNotEqual(code, 0)
+    self.assertNotIn('Traceback', stderr)
+    last = stderr.strip().splitlines()[-1]
+    self.assertTrue(last.startswith(ERROR_PREFIX), last)
+    self.assertIn('none of its 2 training files', last)
+    self.assertIsNone(tf.train.latest_checkpoint(model))
+
   def test_predict_and_export_need_a_trained_model(self):
     untrained = os.path.join(self.root, 'untrained')
     self.assertFailsNaming([untrained], '--mode', 'predict', '--model_dir',
