@@ -50,6 +50,20 @@ def save_model_info(model_dir, class_names, image_size):
   tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
+def with_model_info(model_dir, overrides):
+  """A copy of `overrides` with the model's class names and image size filled in.
+
+  Keys already in `overrides` win; without a model description, a plain copy.
+  """
+  overrides = dict(overrides or {})
+  info = load_model_info(model_dir)
+  if info is not None:
+    overrides.setdefault('class_names', info['class_names'])
+    overrides.setdefault('num_classes', len(info['class_names']))
+    overrides.setdefault('image_size', info['image_size'])
+  return overrides
+
+
 def _checkpoint_shapes(model_dir):
   checkpoint = tf.train.latest_checkpoint(model_dir)
   if checkpoint is None:
@@ -143,13 +157,7 @@ def build_estimator(model_dir, params=None, config=None):
     params.ParamError: a key of `params` is unknown or out of range.
     ModelDirError: `params` contradicts the model description.
   """
-  overrides = dict(params or {})
-  info = load_model_info(model_dir)
-  if info is not None:
-    overrides.setdefault('class_names', info['class_names'])
-    overrides.setdefault('num_classes', len(info['class_names']))
-    overrides.setdefault('image_size', info['image_size'])
-  full = params_lib.make_params(overrides)
+  full = params_lib.make_params(with_model_info(model_dir, params))
   check_compatible(model_dir, full)
   return tf.estimator.Estimator(
       model_fn=model_fn_lib.model_fn, params=full,

@@ -160,14 +160,10 @@ def _resolve_params(overrides, model_dir, class_names=None):
     UsageError: a hyper-parameter flag is out of range (named as the flag).
   """
   overrides = dict(overrides)
-  if class_names is not None:
+  if class_names is not None:  # the data's classes; check_compatible compares
     overrides['class_names'] = list(class_names)
     overrides['num_classes'] = len(class_names)
-  info = estimator_lib.load_model_info(model_dir)
-  if info is not None:
-    overrides.setdefault('class_names', info['class_names'])
-    overrides.setdefault('num_classes', len(info['class_names']))
-    overrides.setdefault('image_size', info['image_size'])
+  overrides = estimator_lib.with_model_info(model_dir, overrides)
   if overrides.get('data_format') is None:
     overrides['data_format'] = ('channels_first'
                                 if estimator_lib.gpu_available()
