@@ -3,7 +3,6 @@
 It asserts what is printed, never how fast: speed is for the benchmark itself.
 """
 import os
-import re
 import subprocess
 import sys
 import unittest
