@@ -13,6 +13,12 @@ MIN_IMAGE_SIZE = 67
 
 OPTIMIZERS = ('sgd', 'momentum', 'adam')
 DATA_FORMATS = ('channels_last', 'channels_first')
+RECIPE_NAMES = ('tutorial', 'paper')
+LRN_CONVENTIONS = ('tutorial', 'paper', 'caffe', 'none')
+INITS = ('tutorial', 'paper', 'caffe')
+LR_SCHEDULES = ('constant', 'plateau', 'step')
+PREPROCESSINGS = ('tutorial', 'paper')
+EVAL_CROPS = (1, 10)
 
 DEFAULTS = dict(
     # Side of the square network input; the tutorial resizes to 224x224x3.
@@ -45,7 +51,69 @@ DEFAULTS = dict(
     sloppy_input=False,
     # tf.data's own thread pool size; 0 shares TensorFlow's.
     datasets_num_private_threads=0,
+
+    # The recipe: 'tutorial' (every default above and below) or 'paper', the
+    # 2012 paper's (see RECIPES). Keys given beside it win over its values.
+    recipe='tutorial',
+    # Local response normalisation after conv1 and conv2 (see model_fn.LRN):
+    # 'tutorial', 'paper', 'caffe' or 'none'.
+    lrn_convention='tutorial',
+    # 2 splits conv2, conv4 and conv5 into two groups, as on the paper's GPUs.
+    conv_groups=1,
+    # 'tutorial': tf.layers' defaults (Glorot-uniform weights, zero biases);
+    # 'paper': weights N(0, 0.01), biases 1 in conv2, conv4, conv5, dense1 and
+    # dense2, else 0; 'caffe': Caffe's bvlc_alexnet (0.1 for those biases,
+    # N(0, 0.005) for dense1 and dense2).
+    init='tutorial',
+    # L2 weight decay: weight_decay * sum(tf.nn.l2_loss(w)) joins the loss.
+    weight_decay=0.0,
+    # Decay the biases too (the paper's update rule); False exempts them.
+    decay_biases=True,
+    # 'constant'; 'plateau': divide by 1/lr_decay_factor when validation
+    # accuracy stops improving for plateau_patience evaluations, at most
+    # max_lr_drops times; 'step': multiply by lr_decay_factor every
+    # lr_decay_epochs epochs.
+    lr_schedule='constant',
+    lr_decay_factor=0.1,
+    lr_decay_epochs=30.0,
+    plateau_patience=2,
+    max_lr_drops=3,
+    # How many times the plateau schedule has dropped the rate so far; the
+    # training loop sets it from model_dir's schedule state (schedule.py).
+    lr_drops=0,
+    # Linear warm-up of the rate from 0 over this many epochs.
+    warmup_epochs=0.0,
+    # Training steps in one epoch; the CLI sets it from the data. Needed by
+    # the step schedule and warm-up.
+    steps_per_epoch=None,
+    # Stop training after this many evaluations without a better validation
+    # accuracy (with the plateau schedule: once it has no drops left); 0: never.
+    early_stopping_patience=0,
+    # 'tutorial': resize the whole image to image_size, values in [0, 1].
+    # 'paper': resize the short side to resize_side, centre crop a square,
+    # then a random image_size crop and flip (training) or the centre
+    # (evaluation); values 0-255 less the ImageNet channel mean.
+    preprocessing='tutorial',
+    resize_side=256,
+    # Std-dev of the paper's PCA colour lighting in training; 0 turns it off.
+    pca_lighting=0.0,
+    # Evaluation and serving views, softmax averaged: 1 (centre) or 10 (the
+    # corners and centre, and their mirror images; needs preprocessing paper).
+    eval_crops=1,
 )
+
+# What `recipe` sets. 'paper' is Krizhevsky et al. 2012, section 5: SGD with
+# momentum 0.9, batch 128, weight decay 5e-4, rate 0.01 divided by 10 on a
+# plateau (three times in the paper), a 227 input so that pool3 is 6x6.
+RECIPES = {
+    'tutorial': {},
+    'paper': dict(
+        image_size=227, batch_size=128, optimizer='momentum',
+        learning_rate=0.01, momentum=0.9, weight_decay=5e-4,
+        lrn_convention='paper', conv_groups=2, init='paper',
+        lr_schedule='plateau', preprocessing='paper', pca_lighting=0.1,
+        eval_crops=10),
+}
 
 
 class ParamError(ValueError):
@@ -75,7 +143,11 @@ def make_params(overrides=None, **kwargs):
   if unknown:
     raise ParamError(unknown[0], 'unknown parameter (known: %s)'
                      % ', '.join(sorted(DEFAULTS)))
-  params = dict(DEFAULTS, **given)
+  recipe = given.get('recipe', DEFAULTS['recipe'])
+  _check(recipe in RECIPES, 'recipe', 'must be one of %s, got %r'
+         % (', '.join(RECIPE_NAMES), recipe))
+  params = dict(DEFAULTS, **RECIPES[recipe])
+  params.update(given)
   if params['class_names'] is not None:
     params['class_names'] = tuple(str(n) for n in params['class_names'])
   _validate(params)
@@ -135,6 +207,41 @@ def _validate(p):
   for key in ('random_crop', 'cache_input', 'sloppy_input'):
     _check(isinstance(p[key], bool), key, 'must be True or False, got %r'
            % (p[key],))
-  _check(p['data_format'] in DATA_FORMATS, 'data_format',
-         'must be one of %s, got %r' % (', '.join(DATA_FORMATS),
-                                        p['data_format']))
+  for key, allowed in (('data_format', DATA_FORMATS),
+                       ('lrn_convention', LRN_CONVENTIONS),
+                       ('conv_groups', (1, 2)), ('init', INITS),
+                       ('lr_schedule', LR_SCHEDULES),
+                       ('preprocessing', PREPROCESSINGS),
+                       ('eval_crops', EVAL_CROPS)):
+    _check(p[key] in allowed and not isinstance(p[key], bool), key,
+           'must be one of %s, got %r'
+           % (', '.join(str(a) for a in allowed), p[key]))
+  for key in ('weight_decay', 'pca_lighting', 'warmup_epochs'):
+    _check(_is_number(p[key]) and p[key] >= 0, key,
+           'must be >= 0, got %r' % (p[key],))
+  _check(_is_number(p['lr_decay_factor']) and 0 < p['lr_decay_factor'] < 1,
+         'lr_decay_factor', 'must be in (0, 1), got %r'
+         % (p['lr_decay_factor'],))
+  _check(_is_number(p['lr_decay_epochs']) and p['lr_decay_epochs'] > 0,
+         'lr_decay_epochs', 'must be > 0, got %r' % (p['lr_decay_epochs'],))
+  for key in ('plateau_patience',):
+    _check(_is_int(p[key]) and p[key] >= 1, key,
+           'must be an integer >= 1, got %r' % (p[key],))
+  for key in ('max_lr_drops', 'lr_drops', 'early_stopping_patience'):
+    _check(_is_int(p[key]) and p[key] >= 0, key,
+           'must be an integer >= 0, got %r' % (p[key],))
+  _check(isinstance(p['decay_biases'], bool), 'decay_biases',
+         'must be True or False, got %r' % (p['decay_biases'],))
+  _check(p['steps_per_epoch'] is None or
+         (_is_int(p['steps_per_epoch']) and p['steps_per_epoch'] >= 1),
+         'steps_per_epoch', 'must be None or an integer >= 1, got %r'
+         % (p['steps_per_epoch'],))
+  _check(_is_int(p['resize_side']) and p['resize_side'] >= p['image_size'],
+         'resize_side', 'must be an integer >= image_size (%r), got %r'
+         % (p['image_size'], p['resize_side']))
+  _check(not p['random_crop'] or p['preprocessing'] == 'tutorial',
+         'random_crop', 'goes with preprocessing tutorial (the paper\'s '
+         'preprocessing has its own random crop)')
+  _check(p['eval_crops'] == 1 or p['preprocessing'] == 'paper', 'eval_crops',
+         '10 crops need preprocessing paper (the tutorial\'s resize leaves '
+         'nothing to crop)')
