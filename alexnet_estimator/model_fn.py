@@ -1,4 +1,4 @@
-"""AlexNet and its Estimator model_fn, after the tutorial this package follows.
+"""AlexNet and its Estimator model_fn: the tutorial's recipe, or the paper's.
 
 The network is the tf.estimator AlexNet tutorial's (CharlesSiqiLiang,
 "Deep-learning-tutorials", 2-AlexNet-tf.ipynb), itself a one-tower
@@ -29,10 +29,21 @@ Where this differs from the tutorial's code, on purpose:
   * `data_format='channels_first'` runs the convolutions in NCHW for GPUs. The
     input stays NHWC and pool3 is put back in NHWC before flatten, so
     checkpoints do not depend on the layout.
+
+params['recipe'] = 'paper' (params.RECIPES) builds the paper's network
+instead: a 227 input (pool3 6x6x256), the paper's LRN (n=5, k=2, alpha 1e-4,
+beta 0.75), conv2, conv4 and conv5 in two groups as on its two GPUs (60,965,224
+parameters for 1000 classes), N(0, 0.01) weights with biases 1 in conv2, conv4,
+conv5, dense1 and dense2, weight decay 5e-4, momentum 0.9, and the rate divided
+by 10 on validation plateaus. Each piece is its own key (lrn_convention,
+conv_groups, init, weight_decay, lr_schedule, ...). Outside training, a batch
+of several views of each image ([B, V, H, W, 3], the paper's 10 crops) gives
+the softmax averaged over the views.
 """
 import tensorflow as tf
 
 from alexnet_estimator import params as params_lib
+from alexnet_estimator import preprocessing
 
 # tf.nn.lrn settings of the tutorial.
 LRN_DEPTH_RADIUS = 5
@@ -40,38 +51,107 @@ LRN_BIAS = 2.0
 LRN_ALPHA = 1e-4
 LRN_BETA = 0.75
 
+# tf.nn.lrn(depth_radius, bias, alpha, beta) of each params['lrn_convention'].
+# tf.nn.lrn divides by (bias + alpha * sum over 2*depth_radius+1 channels)^beta.
+#   tutorial: the tutorial's own numbers.
+#   paper:    n=5 neighbouring maps, so depth_radius 2; k=2, alpha=1e-4,
+#             beta=0.75 enter unchanged, since the paper, like tf.nn.lrn,
+#             does not divide alpha by n.
+#   caffe:    Caffe's (and PyTorch's) LRN divides alpha by n: local_size 5,
+#             alpha 1e-4, k 1 is tf.nn.lrn's alpha 2e-5, bias 1.
+#   none:     no normalisation (the later "one weird trick" AlexNet).
+LRN = {
+    'tutorial': (LRN_DEPTH_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA),
+    'paper': (2, 2.0, 1e-4, 0.75),
+    'caffe': (2, 1.0, 2e-5, 0.75),
+    'none': None,
+}
+
+# Initial biases of the layers the paper starts at 1 "to accelerate the early
+# stages of learning by providing the ReLUs with positive inputs".
+_POSITIVE_BIAS_LAYERS = ('conv2', 'conv4', 'conv5', 'dense1', 'dense2')
+
 # Input images written to TensorBoard at each summary step.
 NUM_SUMMARY_IMAGES = 4
 
 
-def _lrn(net, data_format, name):
+def _lrn(net, data_format, convention, name):
   """Local response normalisation across channels; tf.nn.lrn is NHWC-only."""
+  settings = LRN[convention]
+  if settings is None:
+    return tf.identity(net, name=name)
+  depth_radius, bias, alpha, beta = settings
   if data_format == 'channels_first':
     net = tf.transpose(net, [0, 2, 3, 1])
-  net = tf.nn.lrn(net, depth_radius=LRN_DEPTH_RADIUS, bias=LRN_BIAS,
-                  alpha=LRN_ALPHA, beta=LRN_BETA)
+  net = tf.nn.lrn(net, depth_radius=depth_radius, bias=bias, alpha=alpha,
+                  beta=beta)
   if data_format == 'channels_first':
     net = tf.transpose(net, [0, 3, 1, 2])
   return tf.identity(net, name=name)
 
 
+def _initializers(init, name):
+  """(kernel_initializer, bias_initializer) of layer `name` under `init`."""
+  if init == 'tutorial':
+    return None, tf.zeros_initializer()  # tf.layers' own defaults
+  positive = name in _POSITIVE_BIAS_LAYERS
+  stddev = 0.01
+  if init == 'caffe':  # bvlc_alexnet's train_val.prototxt
+    bias = 0.1 if positive else 0.0
+    if name in ('dense1', 'dense2'):
+      stddev = 0.005
+  else:
+    bias = 1.0 if positive else 0.0
+  return (tf.random_normal_initializer(0.0, stddev),
+          tf.constant_initializer(bias))
+
+
+def _conv(net, filters, size, strides, padding, name, params, groups=1):
+  """ReLU convolution; with groups=2, two halves side by side (paper, fig. 2).
+
+  A grouped layer's variables are NAME/group0/* and NAME/group1/*: each group
+  sees half the input channels and makes half the output channels.
+  """
+  kernel_init, bias_init = _initializers(params['init'], name)
+  data_format = params['data_format']
+  layer = lambda x, n, layer_name: tf.layers.conv2d(
+      x, n, size, strides=strides, padding=padding, data_format=data_format,
+      activation=tf.nn.relu, kernel_initializer=kernel_init,
+      bias_initializer=bias_init, name=layer_name)
+  if groups == 1:
+    return layer(net, filters, name)
+  axis = 1 if data_format == 'channels_first' else 3
+  with tf.variable_scope(name):
+    halves = tf.split(net, groups, axis=axis)
+    outputs = [layer(half, filters // groups, 'group%d' % i)
+               for i, half in enumerate(halves)]
+    return tf.concat(outputs, axis=axis, name='concat')
+
+
+def _dense(net, units, name, params, activation=tf.nn.relu):
+  kernel_init, bias_init = _initializers(params['init'], name)
+  return tf.layers.dense(net, units, activation=activation,
+                         kernel_initializer=kernel_init,
+                         bias_initializer=bias_init, name=name)
+
+
 def alexnet(images, is_training, params):
-  """Builds the tutorial's AlexNet and returns its logits.
+  """Builds AlexNet and returns its logits.
 
   Args:
-    images: float32 Tensor [batch, height, width, 3], NHWC, values in [0, 1];
+    images: float32 Tensor [batch, height, width, 3], NHWC, preprocessed;
       height and width of at least 67.
     is_training: Python bool; enables dropout.
     params: dict from `params.make_params`; reads 'num_classes',
-      'dropout_rate' and 'data_format'.
+      'dropout_rate', 'data_format', 'lrn_convention', 'conv_groups' and
+      'init'.
 
   Returns:
     float32 Tensor [batch, num_classes] of unnormalised logits.
   """
   data_format = params['data_format']
-  conv = lambda net, filters, size, strides, padding, name: tf.layers.conv2d(
-      net, filters, size, strides=strides, padding=padding,
-      data_format=data_format, activation=tf.nn.relu, name=name)
+  groups = params['conv_groups']
+  lrn = params['lrn_convention']
   pool = lambda net, name: tf.layers.max_pooling2d(
       net, pool_size=3, strides=2, padding='valid', data_format=data_format,
       name=name)
@@ -79,33 +159,33 @@ def alexnet(images, is_training, params):
   net = images
   if data_format == 'channels_first':
     net = tf.transpose(net, [0, 3, 1, 2])
-  net = conv(net, 96, 11, 4, 'valid', 'conv1')
-  net = _lrn(net, data_format, 'lrn1')
+  net = _conv(net, 96, 11, 4, 'valid', 'conv1', params)
+  net = _lrn(net, data_format, lrn, 'lrn1')
   net = pool(net, 'pool1')
-  net = conv(net, 256, 5, 1, 'same', 'conv2')
-  net = _lrn(net, data_format, 'lrn2')
+  net = _conv(net, 256, 5, 1, 'same', 'conv2', params, groups)
+  net = _lrn(net, data_format, lrn, 'lrn2')
   net = pool(net, 'pool2')
-  net = conv(net, 384, 3, 1, 'same', 'conv3')
-  net = conv(net, 384, 3, 1, 'same', 'conv4')
-  net = conv(net, 256, 3, 1, 'same', 'conv5')
+  net = _conv(net, 384, 3, 1, 'same', 'conv3', params)
+  net = _conv(net, 384, 3, 1, 'same', 'conv4', params, groups)
+  net = _conv(net, 256, 3, 1, 'same', 'conv5', params, groups)
   net = pool(net, 'pool3')
   if data_format == 'channels_first':
     net = tf.transpose(net, [0, 2, 3, 1])  # flatten in NHWC order always
   net = tf.layers.flatten(net, name='flatten')
   rate = params['dropout_rate']
-  net = tf.layers.dense(net, 4096, activation=tf.nn.relu, name='dense1')
+  net = _dense(net, 4096, 'dense1', params)
   net = tf.layers.dropout(net, rate=rate, training=is_training, name='dropout1')
-  net = tf.layers.dense(net, 4096, activation=tf.nn.relu, name='dense2')
+  net = _dense(net, 4096, 'dense2', params)
   net = tf.layers.dropout(net, rate=rate, training=is_training, name='dropout2')
-  return tf.layers.dense(net, params['num_classes'], name='logits')
+  return _dense(net, params['num_classes'], 'logits', params, activation=None)
 
 
-def _predictions(logits, params):
-  classes = tf.argmax(logits, axis=1, name='classes')
+def _predictions(logits, probabilities, params):
+  classes = tf.argmax(probabilities, axis=1, name='classes')
   names = tf.constant(params_lib.class_names(params), dtype=tf.string)
   return {
       'classes': classes,
-      'probabilities': tf.nn.softmax(logits, name='softmax_tensor'),
+      'probabilities': tf.identity(probabilities, name='softmax_tensor'),
       'class_names': tf.gather(names, classes, name='class_names'),
   }
 
@@ -119,11 +199,39 @@ def _metrics(labels, logits, predictions, params):
   }
 
 
+def _learning_rate(params):
+  """The rate of this step: schedule, plateau drops so far and warm-up."""
+  rate = params['learning_rate']
+  if params['lr_schedule'] == 'plateau':
+    # Drops happen between training runs (train.py, schedule.py): a constant.
+    rate *= params['lr_decay_factor'] ** params['lr_drops']
+  needs_epochs = (params['lr_schedule'] == 'step' or
+                  params['warmup_epochs'] > 0)
+  if not needs_epochs:
+    # The tensor is not called 'learning_rate', so the summary's tag can be.
+    return tf.constant(rate, tf.float32, name='learning_rate_value')
+  if not params['steps_per_epoch']:
+    raise params_lib.ParamError(
+        'steps_per_epoch', 'the step schedule and warm-up count epochs, so '
+        'they need steps_per_epoch')
+  global_step = tf.train.get_global_step()
+  step = tf.cast(global_step, tf.float32)
+  rate = tf.constant(rate, tf.float32)
+  if params['lr_schedule'] == 'step':
+    # Whole steps: float epochs would put some drops a step late.
+    decay_steps = max(1, int(round(params['lr_decay_epochs'] *
+                                   params['steps_per_epoch'])))
+    drops = tf.cast(global_step // decay_steps, tf.float32)
+    rate *= tf.pow(params['lr_decay_factor'], drops)
+  if params['warmup_epochs'] > 0:
+    warmup_steps = params['warmup_epochs'] * params['steps_per_epoch']
+    rate *= tf.minimum(1.0, (step + 1.0) / warmup_steps)
+  return tf.identity(rate, name='learning_rate_value')
+
+
 def _train_op(loss, params):
-  """SGD as in the tutorial, momentum SGD or Adam, at a fixed rate."""
-  # The tensor is not called 'learning_rate', so the summary's tag can be.
-  learning_rate = tf.constant(params['learning_rate'], tf.float32,
-                              name='learning_rate_value')
+  """SGD as in the tutorial, momentum SGD or Adam, on the rate's schedule."""
+  learning_rate = _learning_rate(params)
   tf.summary.scalar('learning_rate', learning_rate)
   if params['optimizer'] == 'momentum':
     optimizer = tf.train.MomentumOptimizer(learning_rate, params['momentum'])
@@ -136,17 +244,41 @@ def _train_op(loss, params):
     return optimizer.minimize(loss, global_step=tf.train.get_global_step())
 
 
+def _weight_decay(params):
+  """weight_decay * sum of tf.nn.l2_loss over the weights, or None.
+
+  tf.nn.l2_loss(w) is sum(w**2) / 2, whose gradient is w: SGD then takes the
+  paper's "- 0.0005 * lr * w" step for weight_decay 5e-4.
+  """
+  if not params['weight_decay']:
+    return None
+  variables = [v for v in tf.trainable_variables()
+               if params['decay_biases'] or 'bias' not in v.op.name]
+  return tf.multiply(params['weight_decay'],
+                     tf.add_n([tf.nn.l2_loss(v) for v in variables]),
+                     name='weight_decay_loss')
+
+
+def _summary_images(images, params):
+  """The input images as TensorBoard shows them: [0, 1]."""
+  if params['preprocessing'] == 'paper':
+    images = (images + tf.constant(preprocessing.MEAN_RGB)) / 255.0
+  return images
+
+
 def model_fn(features, labels, mode, params):
   """Estimator model_fn for AlexNet classification.
 
   Args:
-    features: dict with the image batch under 'x' (float32 [B, H, W, 3] in
-      [0, 1]), or that image batch itself. In PREDICT mode an optional 'file'
+    features: dict with the image batch under 'x', or that image batch
+      itself: float32 [B, H, W, 3] as the preprocessing of `params` makes it,
+      or [B, V, H, W, 3] of V views of each image (10 crops) outside TRAIN,
+      whose softmax outputs are averaged. In PREDICT mode an optional 'file'
       entry (string [B]) is passed through to the predictions.
     labels: int Tensor [B] (or [B, 1]) of class ids; None in PREDICT mode.
     mode: a tf.estimator.ModeKeys value.
-    params: dict of hyper-parameters; missing keys take `params.DEFAULTS`,
-      unknown keys raise `params.ParamError`.
+    params: dict of hyper-parameters; missing keys take `params.DEFAULTS`
+      (or those of params['recipe']), unknown keys raise `params.ParamError`.
 
   Returns:
     A tf.estimator.EstimatorSpec for `mode`.
@@ -154,8 +286,18 @@ def model_fn(features, labels, mode, params):
   params = params_lib.make_params(params)
   images = features['x'] if isinstance(features, dict) else features
   is_training = mode == tf.estimator.ModeKeys.TRAIN
-  logits = alexnet(images, is_training, params)
-  predictions = _predictions(logits, params)
+  if images.shape.ndims == 5:  # views of each image: fold them into the batch
+    views = tf.shape(images)[1]
+    logits = alexnet(tf.reshape(images, [-1] + images.shape.as_list()[2:]),
+                     is_training, params)
+    logits = tf.reshape(logits, [-1, views, params['num_classes']])
+    probabilities = tf.reduce_mean(tf.nn.softmax(logits), axis=1)
+    # Logits whose softmax is the averaged probabilities, for loss and top-5.
+    logits = tf.math.log(tf.maximum(probabilities, 1e-30))
+  else:
+    logits = alexnet(images, is_training, params)
+    probabilities = tf.nn.softmax(logits)
+  predictions = _predictions(logits, probabilities, params)
 
   if mode == tf.estimator.ModeKeys.PREDICT:
     outputs = {'serving_default': tf.estimator.export.PredictOutput(
@@ -168,6 +310,10 @@ def model_fn(features, labels, mode, params):
   labels = tf.reshape(labels, [-1])
   loss = tf.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
   loss = tf.identity(loss, name='cross_entropy')
+  decay = _weight_decay(params)
+  if decay is not None:
+    tf.summary.scalar('cross_entropy_loss', loss)  # 'loss' adds the decay
+    loss = tf.add(loss, decay, name='total_loss')
   if mode == tf.estimator.ModeKeys.EVAL:
     return tf.estimator.EstimatorSpec(
         mode, loss=loss,
@@ -176,6 +322,7 @@ def model_fn(features, labels, mode, params):
   accuracy = tf.reduce_mean(tf.cast(
       tf.equal(predictions['classes'], tf.cast(labels, tf.int64)), tf.float32))
   tf.summary.scalar('train_accuracy', accuracy)
-  tf.summary.image('input', images, max_outputs=NUM_SUMMARY_IMAGES)
+  tf.summary.image('input', _summary_images(images, params),
+                   max_outputs=NUM_SUMMARY_IMAGES)
   return tf.estimator.EstimatorSpec(mode, loss=loss,
                                     train_op=_train_op(loss, params))

@@ -30,6 +30,66 @@ def _lrn_reference(x, depth_radius, bias, alpha, beta):
     out[..., c] = x[..., c] / (bias + alpha * sqr_sum) ** beta
   return out
 
+# The paper's network (recipe 'paper': 227 input, conv2/4/5 in two groups) and
+# the same with conv_groups=1, for 1000 classes.
+PAPER_RECIPE_PARAMS = 60965224
+PAPER_UNGROUPED_PARAMS = 62378344
+
+PAPER_LAYER_VARIABLES = [
+    ('conv1/kernel', [11, 11, 3, 96]), ('conv1/bias', [96]),
+    ('conv2/group0/kernel', [5, 5, 48, 128]), ('conv2/group0/bias', [128]),
+    ('conv2/group1/kernel', [5, 5, 48, 128]), ('conv2/group1/bias', [128]),
+    ('conv3/kernel', [3, 3, 256, 384]), ('conv3/bias', [384]),
+    ('conv4/group0/kernel', [3, 3, 192, 192]), ('conv4/group0/bias', [192]),
+    ('conv4/group1/kernel', [3, 3, 192, 192]), ('conv4/group1/bias', [192]),
+    ('conv5/group0/kernel', [3, 3, 192, 128]), ('conv5/group0/bias', [128]),
+    ('conv5/group1/kernel', [3, 3, 192, 128]), ('conv5/group1/bias', [128]),
+    ('dense1/kernel', [9216, 4096]), ('dense1/bias', [4096]),
+    ('dense2/kernel', [4096, 4096]), ('dense2/bias', [4096]),
+    ('logits/kernel', [4096, 1000]), ('logits/bias', [1000]),
+]
+
+# The paper's recipe scaled down to the smallest input (as in recipe_test).
+SMALL_PAPER = {'recipe': 'paper', 'image_size': 67, 'resize_side': 76,
+               'num_classes': 7, 'data_format': 'channels_last'}
+
+
+def _paper_lrn(a, n=5, k=2.0, alpha=1e-4, beta=0.75):
+  """The paper's section 3.3 formula, channels last, in float64.
+
+  b_i = a_i / (k + alpha * sum_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} a_j^2)^beta
+  """
+  a = a.astype(np.float64)
+  channels = a.shape[-1]
+  b = np.empty_like(a)
+  for i in range(channels):
+    lo, hi = max(0, i - n // 2), min(channels - 1, i + n // 2)
+    total = sum(a[..., j] ** 2 for j in range(lo, hi + 1))
+    b[..., i] = a[..., i] / (k + alpha * total) ** beta
+  return b
+
+
+def _caffe_lrn(a, local_size=5, alpha=1e-4, beta=0.75, k=1.0):
+  """Caffe's LRNLayer ACROSS_CHANNELS (lrn_layer.cpp), channels last, float64.
+
+  The squares are zero-padded by (local_size - 1) / 2 on each side, and
+  scale_i = k + alpha / local_size * sum of the local_size squares around i;
+  b_i = a_i * scale_i^-beta.
+  """
+  a = a.astype(np.float64)
+  pre_pad = (local_size - 1) // 2
+  pad = [(0, 0)] * (a.ndim - 1) + [(pre_pad, pre_pad)]
+  padded_square = np.pad(a ** 2, pad, mode='constant')
+  b = np.empty_like(a)
+  for i in range(a.shape[-1]):
+    window = padded_square[..., i:i + local_size].sum(axis=-1)
+    b[..., i] = a[..., i] * (k + alpha / local_size * window) ** -beta
+  return b
+
+
+def _parameter_count(variables):
+  return sum(int(np.prod(v.shape.as_list())) for v in variables)
+
 
 class AlexnetTest(tf.test.TestCase):
 
@@ -90,7 +150,7 @@ class AlexnetTest(tf.test.TestCase):
     rng = np.random.RandomState(0)
     x = rng.uniform(0, 10, size=[2, 3, 3, 16]).astype(np.float32)
     got = self.evaluate(model_fn_lib._lrn(tf.constant(x), 'channels_last',
-                                          'lrn_test'))
+                                          'tutorial', 'lrn_test'))
     want = _lrn_reference(x, 5, 2.0, 1e-4, 0.75)
     self.assertAllClose(got, want, rtol=1e-5, atol=1e-6)
     # The tutorial's settings, not the library defaults, are in force.
@@ -162,8 +222,8 @@ class ModelFnTest(tf.test.TestCase):
     ops = {op.type for op in tf.get_default_graph().get_operations()}
     self.assertIn('ApplyGradientDescent', ops)
     self.assertNotIn('ApplyMomentum', ops)
-    self.assertAllClose(self.evaluate(
-        tf.get_default_graph().get_tensor_by_name('learning_rate_value:0')), 0.01)
+    self.assertAllClose(self.evaluate(tf.get_default_graph().get_tensor_by_name(
+        'learning_rate_value:0')), 0.01)
     self.evaluate(tf.global_variables_initializer())
     self.evaluate(spec.train_op)
     self.assertEqual(self.evaluate(tf.train.get_global_step()), 1)
@@ -174,13 +234,394 @@ class ModelFnTest(tf.test.TestCase):
                        'learning_rate': 0.05})
     ops = {op.type for op in tf.get_default_graph().get_operations()}
     self.assertIn('ApplyMomentum', ops)
-    self.assertAllClose(self.evaluate(
-        tf.get_default_graph().get_tensor_by_name('learning_rate_value:0')), 0.05)
+    self.assertAllClose(self.evaluate(tf.get_default_graph().get_tensor_by_name(
+        'learning_rate_value:0')), 0.05)
 
   def test_unknown_param_is_an_error(self):
     with self.assertRaisesRegex(params_lib.ParamError, 'learnin_rate'):
       self._spec(tf.estimator.ModeKeys.PREDICT,
                  params={'learnin_rate': 0.1})
+
+
+class RecipeNetworkTest(tf.test.TestCase):
+  """The paper's network beside the tutorial's: sizes, LRN, groups, init."""
+
+  def _build(self, overrides):
+    """alexnet of make_params(overrides) on a placeholder of its image_size.
+
+    Returns (graph, params, trainable variables).
+    """
+    params = params_lib.make_params(overrides)
+    graph = tf.Graph()
+    with graph.as_default():
+      size = params['image_size']
+      images = tf.placeholder(tf.float32, [None, size, size, 3])
+      logits = model_fn_lib.alexnet(images, True, params)
+      self.assertEqual(logits.shape.as_list(), [None, params['num_classes']])
+      variables = tf.trainable_variables()
+    return graph, params, variables
+
+  def test_parameter_counts_and_pool3_of_each_recipe_and_variant(self):
+    self.assertEqual(params_lib.make_params(recipe='paper')['image_size'], 227)
+    # (overrides, image_size, parameters, pool3 [H, W, C] or [C, H, W]).
+    cases = [
+        ({}, 224, PAPER_CLASSES_PARAMS, [5, 5, 256]),
+        ({'lrn_convention': 'none'}, 224, PAPER_CLASSES_PARAMS, [5, 5, 256]),
+        ({'lrn_convention': 'paper'}, 224, PAPER_CLASSES_PARAMS, [5, 5, 256]),
+        ({'recipe': 'paper'}, 227, PAPER_RECIPE_PARAMS, [6, 6, 256]),
+        ({'recipe': 'paper', 'lrn_convention': 'none'}, 227,
+         PAPER_RECIPE_PARAMS, [6, 6, 256]),
+        ({'recipe': 'paper', 'lrn_convention': 'caffe'}, 227,
+         PAPER_RECIPE_PARAMS, [6, 6, 256]),
+        ({'recipe': 'paper', 'conv_groups': 1}, 227, PAPER_UNGROUPED_PARAMS,
+         [6, 6, 256]),
+        ({'recipe': 'paper', 'conv_groups': 1, 'lrn_convention': 'none'}, 227,
+         PAPER_UNGROUPED_PARAMS, [6, 6, 256]),
+        # The tutorial's one tower at 227 is the ungrouped paper network.
+        ({'image_size': 227}, 227, PAPER_UNGROUPED_PARAMS, [6, 6, 256]),
+        # NCHW: graph only (no CPU kernels); pool3 is [C, H, W] there.
+        ({'recipe': 'paper', 'data_format': 'channels_first'}, 227,
+         PAPER_RECIPE_PARAMS, [256, 6, 6]),
+    ]
+    for overrides, size, count, pool3_shape in cases:
+      graph, params, variables = self._build(overrides)
+      self.assertEqual(params['image_size'], size, overrides)
+      self.assertEqual(_parameter_count(variables), count, overrides)
+      pool3 = graph.get_tensor_by_name('pool3/MaxPool:0')
+      self.assertEqual(pool3.shape.as_list(), [None] + pool3_shape, overrides)
+      lrn_ops = [op for op in graph.get_operations() if op.type == 'LRN']
+      self.assertEqual(len(lrn_ops),
+                       0 if params['lrn_convention'] == 'none' else 2,
+                       overrides)
+
+  def test_paper_variables_are_grouped(self):
+    for data_format in ('channels_last', 'channels_first'):
+      graph, _, variables = self._build(
+          {'recipe': 'paper', 'data_format': data_format})
+      self.assertEqual([(v.op.name, v.shape.as_list()) for v in variables],
+                       PAPER_LAYER_VARIABLES)
+      self.assertEqual(
+          graph.get_tensor_by_name('conv2/concat:0').shape.as_list(),
+          [None, 27, 27, 256] if data_format == 'channels_last'
+          else [None, 256, 27, 27])
+
+  def test_lrn_conventions_match_their_own_formulas(self):
+    rng = np.random.RandomState(1)
+    # Large activations so that alpha * sum(a^2) is of the order of k.
+    x = rng.uniform(0, 200, size=[2, 3, 4, 24]).astype(np.float32)
+    want = {
+        'paper': _paper_lrn(x),
+        'caffe': _caffe_lrn(x),
+        'tutorial': _lrn_reference(x.astype(np.float64), 5, 2.0, 1e-4, 0.75),
+        'none': x.astype(np.float64),
+    }
+    nchw = np.transpose(x, [0, 3, 1, 2])
+    for convention, expected in want.items():
+      got = self.evaluate(model_fn_lib._lrn(
+          tf.constant(x), 'channels_last', convention, 'lrn_' + convention))
+      self.assertAllClose(got, expected, rtol=1e-5, atol=1e-6,
+                          msg=convention)
+      # channels_first normalises across axis 1 the same way.
+      got = self.evaluate(model_fn_lib._lrn(
+          tf.constant(nchw), 'channels_first', convention,
+          'lrn_nchw_' + convention))
+      self.assertAllClose(got, np.transpose(expected, [0, 3, 1, 2]),
+                          rtol=1e-5, atol=1e-6, msg=convention)
+    # On this input the four conventions are far apart from one another
+    # (paper and tutorial the closest, 7% apart), far beyond the tolerance.
+    names = sorted(want)
+    for i, first in enumerate(names):
+      for second in names[i + 1:]:
+        relative = np.abs(want[first] - want[second]) / want['none']
+        self.assertGreater(np.median(relative), 0.03, (first, second))
+
+  def test_grouped_conv2_is_a_block_diagonal_conv(self):
+    params = params_lib.make_params(SMALL_PAPER)
+    rng = np.random.RandomState(2)
+    x = rng.uniform(-100, 100, size=[2, 67, 67, 3]).astype(np.float32)
+    model_fn_lib.alexnet(tf.constant(x), False, params)
+    graph = tf.get_default_graph()
+    pool1 = graph.get_tensor_by_name('pool1/MaxPool:0')
+    conv2 = graph.get_tensor_by_name('conv2/concat:0')
+    variables = {v.op.name: v for v in tf.trainable_variables()}
+    self.assertNotIn('conv2/kernel', variables)
+    self.evaluate(tf.global_variables_initializer())
+    names = ['conv2/group%d/%s' % (g, w) for g in (0, 1)
+             for w in ('kernel', 'bias')]
+    inputs, outputs, values = self.evaluate(
+        [pool1, conv2, {n: variables[n] for n in names}])
+    self.assertEqual(inputs.shape, (2, 7, 7, 96))
+    self.assertEqual(outputs.shape, (2, 7, 7, 256))
+    kernel = np.zeros([5, 5, 96, 256], np.float32)
+    kernel[:, :, :48, :128] = values['conv2/group0/kernel']
+    kernel[:, :, 48:, 128:] = values['conv2/group1/kernel']
+    bias = np.concatenate([values['conv2/group0/bias'],
+                           values['conv2/group1/bias']])
+    self.assertAllEqual(bias, np.ones(256))  # the paper's init
+    reference = tf.nn.relu(tf.nn.conv2d(
+        inputs, kernel, strides=[1, 1, 1, 1], padding='SAME') + bias)
+    self.assertAllClose(outputs, self.evaluate(reference), rtol=1e-4,
+                        atol=1e-4)
+    self.assertGreater(np.mean(outputs > 0), 0.5)  # ReLU not all zero
+    # Changing the second input half changes only the second output half.
+    changed = inputs.copy()
+    changed[..., 48:] += rng.uniform(1, 50, size=changed[..., 48:].shape)
+    with self.cached_session() as sess:
+      perturbed = sess.run(conv2, feed_dict={pool1: changed})
+    self.assertAllClose(perturbed[..., :128], outputs[..., :128], rtol=1e-5,
+                        atol=1e-5)
+    self.assertGreater(np.abs(perturbed[..., 128:] - outputs[..., 128:]).max(),
+                       0.1)
+
+  def _initial_values(self, overrides):
+    """{variable name: initial value} of alexnet at 67 with `overrides`."""
+    params = params_lib.make_params(dict(
+        {'image_size': 67, 'num_classes': 10}, **overrides))
+    model_fn_lib.alexnet(tf.zeros([1, 67, 67, 3]), False, params)
+    variables = {v.op.name: v for v in tf.trainable_variables()}
+    self.evaluate(tf.global_variables_initializer())
+    return self.evaluate(variables)
+
+  def _assert_normal(self, name, value, stddev, tolerance):
+    self.assertAllClose(value.std(), stddev, rtol=tolerance, atol=0, msg=name)
+    self.assertLess(abs(value.mean()), 0.05 * stddev, name)
+    # Not truncated (as tf.truncated_normal_initializer would be) or uniform.
+    self.assertGreater(np.abs(value).max(), 3.5 * stddev, name)
+
+  def test_paper_init(self):
+    values = self._initial_values({'recipe': 'paper'})
+    self.assertEqual(len(values), len(PAPER_LAYER_VARIABLES))
+    ones = ('conv2/group0', 'conv2/group1', 'conv4/group0', 'conv4/group1',
+            'conv5/group0', 'conv5/group1', 'dense1', 'dense2')
+    for name, value in values.items():
+      layer = name.rsplit('/', 1)[0]
+      if name.endswith('/bias'):
+        self.assertAllEqual(value, np.full(value.shape, 1.0 if layer in ones
+                                           else 0.0), msg=name)
+      else:
+        self.assertTrue(name.endswith('/kernel'), name)
+        self._assert_normal(name, value, 0.01,
+                            0.02 if layer == 'dense1' else 0.05)
+
+  def test_caffe_init(self):
+    values = self._initial_values({'init': 'caffe'})  # one tower
+    self.assertEqual(len(values), len(LAYER_VARIABLES))
+    for name, value in values.items():
+      layer = name.rsplit('/', 1)[0]
+      if name.endswith('/bias'):
+        positive = layer in ('conv2', 'conv4', 'conv5', 'dense1', 'dense2')
+        self.assertAllClose(value, np.full(value.shape, 0.1 if positive
+                                           else 0.0), msg=name)
+      else:
+        self._assert_normal(name, value,
+                            0.005 if layer in ('dense1', 'dense2') else 0.01,
+                            0.02 if layer == 'dense1' else 0.05)
+
+  def test_tutorial_init_is_glorot_uniform_with_zero_biases(self):
+    values = self._initial_values({})
+    for name, value in values.items():
+      if name.endswith('/bias'):
+        self.assertAllEqual(value, np.zeros(value.shape), msg=name)
+        continue
+      receptive = int(np.prod(value.shape[:-2]))  # 1 for dense kernels
+      fan_in = receptive * value.shape[-2]
+      fan_out = receptive * value.shape[-1]
+      limit = np.sqrt(6.0 / (fan_in + fan_out))
+      self.assertLessEqual(np.abs(value).max(), limit * (1 + 1e-6), name)
+      self.assertAllClose(value.std(), limit / np.sqrt(3.0), rtol=0.05,
+                          atol=0, msg=name)
+
+
+class RecipeModelFnTest(tf.test.TestCase):
+  """model_fn under the paper's recipe: loss, learning rate, views, training."""
+
+  def _train_spec(self, params, batch=3):
+    rng = np.random.RandomState(4)
+    x = rng.uniform(-100, 100, size=[batch, 67, 67, 3]).astype(np.float32)
+    labels = tf.constant(np.arange(batch) % 7, tf.int32)
+    tf.train.create_global_step()
+    return model_fn_lib.model_fn({'x': tf.constant(x)}, labels,
+                                 tf.estimator.ModeKeys.TRAIN, params)
+
+  def _weight_decay_parts(self, params):
+    """(cross-entropy, decay, loss, {variable name: value}) at the start."""
+    with tf.Graph().as_default() as graph:
+      tf.set_random_seed(5)
+      spec = self._train_spec(params)
+      variables = {v.op.name: v for v in tf.trainable_variables()}
+      with self.session(graph=graph) as sess:
+        sess.run(tf.global_variables_initializer())
+        return sess.run(['cross_entropy:0', 'weight_decay_loss:0', spec.loss,
+                         variables])
+
+  def test_weight_decay_joins_the_train_loss(self):
+    # The paper's 5e-4 on every variable; 1e-3 on the kernels only.
+    for decay_biases, weight_decay in ((True, 5e-4), (False, 1e-3)):
+      params = dict(SMALL_PAPER, decay_biases=decay_biases)
+      if weight_decay != 5e-4:
+        params['weight_decay'] = weight_decay
+      cross_entropy, decay, loss, values = self._weight_decay_parts(params)
+      half_squares = {n: np.sum(v.astype(np.float64) ** 2) / 2
+                      for n, v in values.items()}
+      kernels = sum(s for n, s in half_squares.items()
+                    if n.endswith('/kernel'))
+      biases = sum(s for n, s in half_squares.items() if n.endswith('/bias'))
+      self.assertEqual(len(half_squares), len(PAPER_LAYER_VARIABLES))
+      # Biases of 1 in five layers: 4544, far more than the kernels' ~1000.
+      self.assertAllClose(biases, 4544.0)
+      want = weight_decay * (kernels + (biases if decay_biases else 0.0))
+      self.assertAllClose(decay, want, rtol=1e-4, atol=0,
+                          msg='decay_biases=%s' % decay_biases)
+      self.assertAllClose(loss, cross_entropy + decay, rtol=1e-6, atol=0)
+      self.assertGreater(cross_entropy, 0.0)
+
+  def test_no_weight_decay_adds_nothing(self):
+    for params in ({}, dict(SMALL_PAPER, weight_decay=0.0)):
+      with tf.Graph().as_default() as graph:
+        spec = self._train_spec(dict({'image_size': 67, 'num_classes': 7},
+                                     **params))
+        names = {op.name for op in graph.get_operations()}
+        self.assertNotIn('weight_decay_loss', names, params)
+        self.assertNotIn('total_loss', names, params)
+        self.assertEqual(spec.loss.name, 'cross_entropy:0')
+
+  def _rates(self, params, steps):
+    """learning_rate_value at each global step of `steps`, from a train spec."""
+    with tf.Graph().as_default() as graph:
+      self._train_spec(dict(SMALL_PAPER, optimizer='sgd', **params), batch=1)
+      rate = graph.get_tensor_by_name('learning_rate_value:0')
+      # The optimizer takes its steps with this very tensor.
+      applies = [op for op in graph.get_operations()
+                 if op.type == 'ApplyGradientDescent']
+      self.assertTrue(applies)
+      for op in applies:
+        self.assertIs(op.inputs[1], rate)
+      global_step = tf.train.get_global_step()
+      rates = []
+      with self.session(graph=graph) as sess:
+        for step in steps:
+          global_step.load(step, sess)
+          rates.append(sess.run(rate))
+      return rates
+
+  def test_step_schedule(self):
+    rates = self._rates({'lr_schedule': 'step', 'steps_per_epoch': 10,
+                         'lr_decay_epochs': 2, 'lr_decay_factor': 0.1,
+                         'learning_rate': 0.01}, [0, 19, 20, 39, 40])
+    self.assertAllClose(rates, [0.01, 0.01, 0.001, 0.001, 1e-4], rtol=1e-5)
+
+  def test_step_schedule_fractional_decay_epochs(self):
+    # 1.2 epochs of 10 steps: a drop every 12 steps, the third at step 36.
+    rates = self._rates({'lr_schedule': 'step', 'steps_per_epoch': 10,
+                         'lr_decay_epochs': 1.2, 'learning_rate': 0.01},
+                        [11, 12, 23, 24, 35, 36])
+    self.assertAllClose(rates, [1e-2, 1e-3, 1e-3, 1e-4, 1e-4, 1e-5], rtol=1e-5)
+
+  def test_warmup(self):
+    rates = self._rates({'lr_schedule': 'constant', 'warmup_epochs': 1,
+                         'steps_per_epoch': 10, 'learning_rate': 0.01},
+                        [0, 4, 9, 30])
+    self.assertAllClose(rates, [0.001, 0.005, 0.01, 0.01], rtol=1e-5)
+
+  def test_plateau_drops_so_far(self):
+    rates = self._rates({'lr_drops': 2}, [0, 1000])  # the recipe's plateau
+    self.assertAllClose(rates, [1e-4, 1e-4], rtol=1e-5)
+
+  def test_epoch_schedules_need_steps_per_epoch(self):
+    for params in ({'lr_schedule': 'step'}, {'warmup_epochs': 1.0}):
+      with tf.Graph().as_default():
+        with self.assertRaisesRegex(params_lib.ParamError,
+                                    'steps_per_epoch') as caught:
+          self._train_spec(dict(SMALL_PAPER, **params))
+        self.assertEqual(caught.exception.key, 'steps_per_epoch')
+
+  def test_ten_views_average_the_softmax(self):
+    # The paper's init leaves the network at 67 almost blind to its input
+    # (the biases of 1 dominate: views' softmax outputs agree to 3e-4), so
+    # this takes Glorot weights and zero biases; with those the network is
+    # nearly positively homogeneous, and views of different amplitudes give
+    # softmax outputs of different sharpness.
+    params = dict(SMALL_PAPER, init='tutorial')
+    batch, views, classes = 2, 10, SMALL_PAPER['num_classes']
+    rng = np.random.RandomState(6)
+    amplitudes = np.stack([rng.permutation(np.logspace(0, 2.3, views))
+                           for _ in range(batch)])
+    x = rng.uniform(-1, 1, size=[batch, views, 67, 67, 3])
+    x = (x * amplitudes[:, :, None, None, None]).astype(np.float32)
+    labels = np.array([3, 5])
+    tf.train.create_global_step()
+    features = {'x': tf.constant(x)}
+    evaluation = model_fn_lib.model_fn(features, tf.constant(labels),
+                                       tf.estimator.ModeKeys.EVAL, params)
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+      prediction = model_fn_lib.model_fn(features, None,
+                                         tf.estimator.ModeKeys.PREDICT,
+                                         params)
+      # One view of one image at a time, through the same variables.
+      single = tf.placeholder(tf.float32, [None, 67, 67, 3])
+      single_logits = model_fn_lib.alexnet(
+          single, False, params_lib.make_params(params))
+    self.assertEqual(
+        len(tf.trainable_variables()), len(PAPER_LAYER_VARIABLES))
+    self.evaluate([tf.global_variables_initializer(),
+                   tf.local_variables_initializer()])
+    # View-major order, unlike model_fn's image-major folding.
+    with self.cached_session() as sess:
+      logits = sess.run(single_logits, feed_dict={
+          single: np.transpose(x, [1, 0, 2, 3, 4]).reshape([-1, 67, 67, 3])})
+    logits = logits.astype(np.float64).reshape([views, batch, classes])
+    per_view = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    per_view /= per_view.sum(axis=-1, keepdims=True)
+    want = per_view.mean(axis=0)
+    # The views really differ, and averaging the softmax is not averaging
+    # the logits.
+    self.assertGreater(np.abs(per_view - want).max(), 0.1)
+    mean_logits = logits.mean(axis=0)
+    of_mean_logits = np.exp(mean_logits - mean_logits.max(-1, keepdims=True))
+    of_mean_logits /= of_mean_logits.sum(axis=-1, keepdims=True)
+    self.assertGreater(np.abs(of_mean_logits - want).max(), 0.003)
+
+    predicted = self.evaluate(prediction.predictions)
+    self.assertAllClose(predicted['probabilities'], want, rtol=1e-4,
+                        atol=1e-5)
+    self.assertAllEqual(predicted['classes'], want.argmax(axis=1))
+    self.assertEqual([n.decode() for n in predicted['class_names']],
+                     [str(c) for c in want.argmax(axis=1)])
+
+    cross_entropy, metrics = self.evaluate(
+        ['cross_entropy:0',
+         {k: v[1] for k, v in evaluation.eval_metric_ops.items()}])
+    self.assertAllClose(
+        cross_entropy, -np.mean(np.log(want[np.arange(batch), labels])),
+        rtol=1e-4)
+    self.assertAllClose(metrics['accuracy'],
+                        np.mean(want.argmax(axis=1) == labels))
+    top5 = np.argsort(-want, axis=1)[:, :5]
+    self.assertAllClose(metrics['accuracy_top_5'],
+                        np.mean([l in t for l, t in zip(labels, top5)]))
+
+  def test_paper_recipe_trains_with_momentum(self):
+    spec = self._train_spec(SMALL_PAPER, batch=4)
+    graph = tf.get_default_graph()
+    ops = graph.get_operations()
+    momentum = [op for op in ops if op.type == 'ApplyMomentum']
+    self.assertEqual(len(momentum), len(PAPER_LAYER_VARIABLES))
+    self.assertNotIn('ApplyGradientDescent', {op.type for op in ops})
+    self.assertIn('weight_decay_loss', {op.name for op in ops})
+    self.evaluate(tf.global_variables_initializer())
+    kernel = [v for v in tf.global_variables()
+              if v.op.name == 'conv2/group1/kernel'][0]
+    before = self.evaluate(kernel)
+    rate, momentum_value = self.evaluate(
+        [graph.get_tensor_by_name('learning_rate_value:0'),
+         momentum[0].inputs[4]])
+    self.assertAllClose([rate, momentum_value], [0.01, 0.9])
+    _, loss = self.evaluate([spec.train_op, spec.loss])
+    self.assertTrue(np.isfinite(loss))
+    self.assertEqual(self.evaluate(tf.train.get_global_step()), 1)
+    self.assertGreater(np.abs(self.evaluate(kernel) - before).max(), 0.0)
+    slots = {v.op.name for v in tf.global_variables()}
+    self.assertIn('conv2/group1/kernel/Momentum', slots)
 
 
 if __name__ == '__main__':
