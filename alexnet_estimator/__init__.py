@@ -4,8 +4,13 @@ Notebook use:
 
   import alexnet_estimator
   est = alexnet_estimator.build_estimator('RUN')       # a trained model_dir
-  for p in est.predict(alexnet_estimator.predict_input_fn(['cat.jpg'])):
+  for p in est.predict(alexnet_estimator.predict_input_fn(['cat.jpg'],
+                                                          params=est.params)):
     print(p['file'], p['class_names'], p['probabilities'].max())
+
+`params=est.params` gives the images the evaluation preprocessing the model was
+trained with (the tutorial's or the paper's, its image size, its crops);
+without it, predict_input_fn uses the tutorial's at `image_size`.
 """
 from alexnet_estimator import image_folder as _image_folder
 from alexnet_estimator import input_fn as _input_fn
@@ -16,8 +21,8 @@ from alexnet_estimator.estimator import build_estimator
 __all__ = ['build_estimator', 'predict_input_fn']
 
 
-def predict_input_fn(paths, batch_size=32,
-                     image_size=_params.DEFAULTS['image_size'], skipped=None):
+def predict_input_fn(paths, batch_size=32, image_size=None, skipped=None,
+                     params=None):
   """Returns an input_fn for `Estimator.predict` over image files or folders.
 
   Each prediction dict carries 'file' (bytes) besides 'classes',
@@ -26,15 +31,28 @@ def predict_input_fn(paths, batch_size=32,
 
   Args:
     paths: a path or a list of image file and folder paths.
-    batch_size: images per batch.
-    image_size: the side the model was trained at (224 unless changed).
+    batch_size: images per batch (always this argument's, never params').
+    image_size: the side the model was trained at; None: params'
+      image_size, or 224 (params.DEFAULTS) without `params`. Given beside
+      `params`, it wins.
     skipped: optional input_fn.SkippedFiles that records skipped files.
+    params: optional params dict of the model, e.g. `est.params` of an
+      Estimator from build_estimator: the images then get the evaluation
+      preprocessing the model was trained with (its preprocessing,
+      image_size, resize_side and eval_crops). None: the tutorial's
+      preprocessing (resize to image_size, values in [0, 1]).
 
   Returns:
     A function of no arguments returning a tf.data.Dataset of feature dicts.
+
+  Raises:
+    params.ParamError: `params`, `batch_size` or `image_size` is out of range.
   """
   if isinstance(paths, str):
     paths = [paths]
+  overrides = dict(params or {}, batch_size=batch_size)
+  if image_size is not None:
+    overrides['image_size'] = image_size
   return _input_fn.make_predict_input_fn(
-      _image_folder.expand_paths(paths), batch_size, image_size,
+      _image_folder.expand_paths(paths), _params.make_params(overrides),
       skipped if skipped is not None else _input_fn.SkippedFiles())

@@ -1,9 +1,14 @@
 """tf.data pipelines: image files -> ({'x': images}, labels) batches.
 
-Every pipeline decodes with `preprocessing.preprocess_image`. A file that cannot
-be read or decoded (not an image, truncated, corrupt) is dropped from the
-stream, a warning names it once, and `SkippedFiles` counts it: a bad file never
-stops or hangs a run.
+Every pipeline decodes with the preprocessing of its params:
+`preprocessing.train_preprocessor(params)` for training (run as its two
+`train_stages`: decode, then the random augmentation in a map of its own),
+`preprocessing.eval_preprocessor(params)` for evaluation and prediction (the
+tutorial's: `preprocess_for_train` and `preprocess_image`). Images are
+[S, S, 3]; evaluation and prediction with params['eval_crops'] 10 give the ten
+views of each image, [10, S, S, 3]. A file that cannot be read or decoded (not
+an image, truncated, corrupt) is dropped from the stream, a warning names it
+once, and `SkippedFiles` counts it: a bad file never stops or hangs a run.
 """
 import os
 import threading
@@ -53,30 +58,33 @@ class SkippedFiles(object):
       return len(self._files)
 
 
-def _load_or_flag(load, source, label, name):
+def _load_or_flag(load, image_shape, source, label, name):
   """A one-element dataset: (image, label, name, ok).
 
   tf.data cannot catch a decode error inside `map`; `ignore_errors` on a
   per-element dataset can. If that dataset comes out empty, the appended
-  placeholder element (ok=False) carries `name` out for reporting.
+  placeholder element (ok=False, an empty image of the rank of `image_shape`)
+  carries `name` out for reporting.
   """
   decoded = tf.data.Dataset.from_tensors((source, label)).map(
       lambda s, l: load(s, l) + (name, tf.constant(True))).apply(
           tf.data.experimental.ignore_errors())
   flagged = tf.data.Dataset.from_tensors(
-      (tf.zeros([0, 0, 3]), label, name, tf.constant(False)))
+      (tf.zeros([0] * (len(image_shape) - 1) + [image_shape[-1]]), label,
+       name, tf.constant(False)))
   return decoded.concatenate(flagged).take(1)
 
 
-def _decode_skipping_bad(ds, load, image_size, skipped, num_parallel_calls,
+def _decode_skipping_bad(ds, load, image_shape, skipped, num_parallel_calls,
                          deterministic=True):
   """Maps (source, label, name) to (image, label, name), dropping failures.
 
   Args:
     ds: dataset of (source, int32 label, string name) elements.
-    load: function (source, label) -> (float32 image [S, S, 3], int32 label)
-      that may raise at run time for bad data.
-    image_size: S.
+    load: function (source, label) -> (float32 image of `image_shape`, int32
+      label) that may raise at run time for bad data.
+    image_shape: Python list, the static shape of what `load` gives
+      (preprocessing.output_shape, or train_stages' decoded_shape).
     skipped: SkippedFiles; gets the name of every element that fails.
     num_parallel_calls: Python int, loads run in parallel.
     deterministic: keep the input order (False lets fast elements overtake).
@@ -87,7 +95,7 @@ def _decode_skipping_bad(ds, load, image_size, skipped, num_parallel_calls,
   # TF 1.15's parallel Dataset.interleave segfaults now and then when an
   # endless pipeline is torn down (seen here in about 1 run in 10).
   ds = ds.apply(tf.data.experimental.parallel_interleave(
-      lambda s, l, n: _load_or_flag(load, s, l, n),
+      lambda s, l, n: _load_or_flag(load, image_shape, s, l, n),
       cycle_length=num_parallel_calls, block_length=1,
       sloppy=not deterministic))
 
@@ -103,17 +111,46 @@ def _decode_skipping_bad(ds, load, image_size, skipped, num_parallel_calls,
 
   def restore_shape(image, label, name, ok):
     del ok  # always True here
-    image.set_shape([image_size, image_size, 3])
+    image.set_shape(image_shape)
     return image, label, name
 
   return ds.filter(keep).map(restore_shape)
 
 
-def _decoded_files(files, labels, image_size, skipped, is_training):
+def _stages(params, is_training):
+  """(decode, its static shape, augment or None) for a pipeline.
+
+  Training decodes where bad files are caught and draws its random crop, flip
+  and lighting afterwards, in one map (see preprocessing.train_stages).
+  """
+  if is_training:
+    return preprocessing.train_stages(params)
+  return (preprocessing.eval_preprocessor(params),
+          preprocessing.output_shape(params, is_training=False), None)
+
+
+def _augment(ds, augment):
+  """Maps `augment` over the images of (image, label, name) elements.
+
+  One map, instantiated once: its random ops keep their state from image to
+  image, a new draw for each (in parallel, which image gets which draw is not
+  reproducible). The order of the elements is kept.
+  """
+  if augment is None:
+    return ds
+  return ds.map(lambda image, label, name: (augment(image), label, name),
+                num_parallel_calls=_num_parallel_calls())
+
+
+def _decoded_files(files, labels, params, skipped, is_training):
   """Dataset of (image, label, path) for the files that decode, in order.
 
   Args:
     files: list of paths; labels: parallel list of int class ids.
+    params: the params dict; its preprocessing keys pick the decoding.
+    skipped: SkippedFiles.
+    is_training: Python bool: the training preprocessing, a shuffle every
+      epoch and repeat forever; else the evaluation preprocessing, one pass.
   """
   ds = tf.data.Dataset.from_tensor_slices(
       (tf.constant(files, tf.string), tf.constant(labels, tf.int32)))
@@ -123,11 +160,12 @@ def _decoded_files(files, labels, image_size, skipped, is_training):
     ds = ds.shuffle(len(files), reshuffle_each_iteration=True)
   ds = ds.map(lambda path, label: (path, label, path))
 
+  decode, shape, augment = _stages(params, is_training)
+
   def load(path, label):
-    return (preprocessing.preprocess_image(tf.io.read_file(path), image_size),
-            label)
-  ds = _decode_skipping_bad(ds, load, image_size, skipped,
-                            _num_parallel_calls())
+    return decode(tf.io.read_file(path)), label
+  ds = _augment(_decode_skipping_bad(ds, load, shape, skipped,
+                                     _num_parallel_calls()), augment)
   # Repeat after skipping: if no file decodes, an epoch is empty and repeat()
   # ends the input instead of spinning forever on skipped files.
   return ds.repeat() if is_training else ds
@@ -141,37 +179,51 @@ def make_input_fn(files, labels, is_training, params, skipped):
     labels: list of int class ids, parallel to `files`.
     is_training: Python bool. True: shuffle every epoch, repeat forever, drop
       the last partial batch. False: one pass in order, nothing dropped.
-    params: dict with 'batch_size' and 'image_size'.
+    params: dict (params.make_params); reads batch_size and the
+      preprocessing keys (preprocessing, image_size, random_crop,
+      resize_side, pca_lighting, eval_crops).
     skipped: a SkippedFiles that records the files that do not decode.
 
   Returns:
     A function of no arguments returning a tf.data.Dataset of
-    ({'x': float32 [B, S, S, 3]}, int32 [B]) batches.
+    ({'x': float32 [B, S, S, 3]}, int32 [B]) batches; evaluation with
+    eval_crops 10 gives 'x' [B, 10, S, S, 3].
   """
   files, labels = list(files), list(labels)
 
   def _input_fn():
-    ds = _decoded_files(files, labels, params['image_size'], skipped,
-                        is_training)
+    ds = _decoded_files(files, labels, params, skipped, is_training)
     ds = ds.map(lambda image, label, path: ({'x': image}, label))
     ds = ds.batch(params['batch_size'], drop_remainder=is_training)
     return ds.prefetch(_AUTOTUNE)
   return _input_fn
 
 
-def make_predict_input_fn(files, batch_size, image_size, skipped):
+def make_predict_input_fn(files, params, skipped):
   """Returns an input_fn for prediction over `files`, in their order.
 
   Features are {'x': images, 'file': paths}: model_fn passes 'file' through, so
   every prediction names its file even when an unreadable one was skipped.
+  Images get the evaluation preprocessing of `params`, as the model was
+  evaluated: 'x' is float32 [B, S, S, 3], or [B, 10, S, S, 3] with eval_crops
+  10.
+
+  Args:
+    files: list of image paths.
+    params: dict (params.make_params); reads batch_size and the evaluation
+      preprocessing keys (preprocessing, image_size, resize_side, eval_crops).
+    skipped: a SkippedFiles that records the files that do not decode.
+
+  Returns:
+    A function of no arguments returning a tf.data.Dataset of feature dicts.
   """
   files = list(files)
 
   def _input_fn():
-    ds = _decoded_files(files, [0] * len(files), image_size, skipped,
+    ds = _decoded_files(files, [0] * len(files), params, skipped,
                         is_training=False)
     ds = ds.map(lambda image, label, path: {'x': image, 'file': path})
-    return ds.batch(batch_size).prefetch(_AUTOTUNE)
+    return ds.batch(params['batch_size']).prefetch(_AUTOTUNE)
   return _input_fn
 
 
@@ -196,15 +248,13 @@ def make_synthetic_input_fn(params):
   return _input_fn
 
 
-def _parse_record(record, image_size, label_offset, is_training, params):
-  """A tf.train.Example of the ImageNet layout -> (image, int32 class id)."""
+def _parse_record(record, decode, label_offset, params):
+  """A tf.train.Example of the ImageNet layout -> (image, int32 class id).
+
+  `decode`: encoded image -> image, the first stage of `_stages`.
+  """
   features = tf.io.parse_single_example(record, tfrecords.FEATURES)
-  if is_training:
-    image = preprocessing.preprocess_for_train(
-        features['image/encoded'], image_size, params['random_crop'])
-  else:
-    image = preprocessing.preprocess_image(features['image/encoded'],
-                                           image_size)
+  image = decode(features['image/encoded'])
   label = tf.cast(features['image/class/label'] - label_offset, tf.int32)
   # An out-of-range label fails here and the record is skipped, named.
   with tf.control_dependencies([tf.debugging.assert_greater_equal(label, 0),
@@ -234,9 +284,10 @@ def make_tfrecord_input_fn(shards, is_training, params, skipped,
   Args:
     shards: list of TFRecord paths.
     is_training: Python bool.
-    params: dict; reads batch_size, image_size, num_classes, random_crop,
-      shuffle_buffer, cache_input, sloppy_input and
-      datasets_num_private_threads.
+    params: dict; reads batch_size, num_classes, shuffle_buffer,
+      cache_input, sloppy_input, datasets_num_private_threads and the
+      preprocessing keys (preprocessing, image_size, random_crop,
+      resize_side, pca_lighting, eval_crops).
     skipped: a SkippedFiles that records the records that do not decode.
     label_offset: stored label of class id 0 (1 for ImageNet's builders).
 
@@ -265,11 +316,13 @@ def make_tfrecord_input_fn(shards, is_training, params, skipped,
                       reshuffle_each_iteration=True).repeat()
     ds = ds.map(lambda record, name: (record, tf.constant(0), name))
 
+    decode, shape, augment = _stages(params, is_training)
+
     def load(record, unused_label):
-      return _parse_record(record, params['image_size'], label_offset,
-                           is_training, params)
-    ds = _decode_skipping_bad(ds, load, params['image_size'], skipped,
-                              _num_parallel_calls(), deterministic)
+      return _parse_record(record, decode, label_offset, params)
+    ds = _augment(_decode_skipping_bad(ds, load, shape, skipped,
+                                       _num_parallel_calls(), deterministic),
+                  augment)
     ds = ds.map(lambda image, label, name: ({'x': image}, label))
     ds = ds.batch(params['batch_size'], drop_remainder=is_training)
     ds = ds.prefetch(_AUTOTUNE)

@@ -1,9 +1,45 @@
-"""Per-image ops: decode any common format to RGB, resize, scale to [0, 1].
+"""Per-image ops: decode any common format to RGB, crop, resize, normalise.
 
-Training, evaluation, prediction and the exported SavedModel all call
-`preprocess_image`, so a served image is treated exactly as an evaluated one.
+Two recipes, chosen by params['preprocessing']:
+
+  'tutorial': resize the whole image to image_size x image_size, values in
+    [0, 1] (`preprocess_image`); training may first take an Inception-style
+    random crop (params['random_crop'], `preprocess_for_train`).
+  'paper': Krizhevsky et al. 2012, section 2: resize the short side to
+    resize_side keeping the aspect ratio, keep the central square; then a
+    random image_size crop and a random horizontal flip in training (section
+    4.1), the central crop or the ten crops (corners and centre, and their
+    mirror images, section 4.1) in evaluation; values 0-255 less the ImageNet
+    channel mean (`MEAN_RGB`).
+
+Either recipe may add the paper's PCA colour lighting in training
+(params['pca_lighting'] > 0, `pca_lighting`).
+
+`train_preprocessor(params)` and `eval_preprocessor(params)` return the
+function image bytes -> image of a recipe (`train_stages(params)` splits the
+training one into decode, then random augmentation). Training, evaluation,
+prediction and the exported SavedModel all call them, so a served image is
+treated exactly as an evaluated one; `output_shape(params, is_training)` is the
+shape they give.
 """
+import collections
+
 import tensorflow as tf
+
+# ImageNet per-channel mean (R, G, B) on the 0-255 scale, as VGG/Caffe-derived
+# TensorFlow models subtract it: tensorflow/models, research/slim/preprocessing/
+# vgg_preprocessing.py (_R_MEAN, _G_MEAN, _B_MEAN).
+MEAN_RGB = (123.68, 116.78, 103.94)
+
+# Principal components of ImageNet's RGB pixel values (scaled to [0, 1]), from
+# facebook/fb.resnet.torch, datasets/imagenet.lua (`pca`); many AlexNet and
+# ResNet reproductions copy them. Column j of PCA_EIGVEC is the unit
+# eigenvector of eigenvalue PCA_EIGVAL[j]: fb.resnet.torch's Lighting
+# (datasets/transforms.lua) adds rgb[i] = sum_j eigvec[i][j] alpha[j] eigval[j].
+PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
+PCA_EIGVEC = ((-0.5675, 0.7192, 0.4009),
+              (-0.5808, -0.0045, -0.8140),
+              (-0.5836, -0.6948, 0.4203))
 
 # BMP header fields (little-endian): size of the info header at byte 14,
 # bits per pixel (uint16) at 28, colours in the table (uint32, 0: all) at 46.
@@ -146,3 +182,210 @@ def preprocess_for_train(image_bytes, image_size, random_crop=False):
   image = tf.cond(is_jpeg, fused_jpeg, other)
   image.set_shape([None, None, 3])
   return _to_unit_square(image, image_size)
+
+
+def pca_lighting(image, stddev, seed=None):
+  """The paper's colour lighting (section 4.1): one RGB shift per image.
+
+  Adds PCA_EIGVEC @ (alpha * PCA_EIGVAL) to every pixel, alpha ~ N(0, stddev^2)
+  drawn afresh for each call (each image) and each principal component. Values
+  are not clipped, as in the paper.
+
+  Args:
+    image: float Tensor [..., 3], RGB on the 0-1 scale.
+    stddev: Python float, the std-dev of alpha (the paper's 0.1).
+    seed: optional op seed of the draw.
+
+  Returns:
+    A Tensor of the shape and dtype of `image`.
+  """
+  alpha = tf.random.normal([3], stddev=stddev, seed=seed, dtype=image.dtype)
+  eigvec = tf.constant(PCA_EIGVEC, dtype=image.dtype)
+  eigval = tf.constant(PCA_EIGVAL, dtype=image.dtype)
+  shift = tf.reduce_sum(eigvec * (alpha * eigval)[tf.newaxis, :], axis=1)
+  return image + shift
+
+
+def ten_crops(image, size):
+  """The paper's ten test views (section 4.1) of one image.
+
+  Args:
+    image: Tensor [H, W, C] with H, W >= size.
+    size: Python int, side of each crop.
+
+  Returns:
+    Tensor [10, size, size, C]: the centre, top-left, top-right, bottom-left
+    and bottom-right crops, then the horizontal mirror image of each of those,
+    in that order.
+  """
+  shape = tf.shape(image)
+  height, width = shape[0], shape[1]
+  top, left = (height - size) // 2, (width - size) // 2
+  bottom, right = height - size, width - size
+  crops = tf.stack([image[y:y + size, x:x + size]
+                    for y, x in ((top, left), (0, 0), (0, right),
+                                 (bottom, 0), (bottom, right))])
+  crops = tf.concat([crops, tf.reverse(crops, axis=[2])], axis=0)
+  crops.set_shape([10, size, size, image.shape[-1]])
+  return crops
+
+
+def _central_crop(image, size):
+  """[H, W, C] -> the central [size, size, C] (offsets rounded down)."""
+  shape = tf.shape(image)
+  top, left = (shape[0] - size) // 2, (shape[1] - size) // 2
+  image = image[top:top + size, left:left + size]
+  image.set_shape([size, size, image.shape[-1]])
+  return image
+
+
+def _resized_central_square(image_bytes, resize_side):
+  """Decodes; short side to `resize_side` (bilinear); the central square.
+
+  Returns:
+    float32 Tensor [resize_side, resize_side, 3] with values in [0, 1].
+  """
+  image = tf.image.convert_image_dtype(decode_image(image_bytes), tf.float32)
+  height_width = tf.cast(tf.shape(image)[:2], tf.float32)
+  scale = resize_side / tf.reduce_min(height_width)
+  # The short side becomes exactly resize_side, the long one the nearest
+  # integer to its scaled length.
+  new_size = tf.maximum(tf.cast(tf.round(height_width * scale), tf.int32),
+                        resize_side)
+  image = tf.image.resize_images(image, new_size)
+  return _central_crop(image, resize_side)
+
+
+def _subtract_mean(image):
+  """[0, 1] RGB -> 0-255 less the ImageNet channel mean."""
+  return image * 255.0 - tf.constant(MEAN_RGB, tf.float32)
+
+
+def output_shape(params, is_training):
+  """The static shape of one preprocessed image, a Python list.
+
+  Args:
+    params: a params dict (params.make_params).
+    is_training: Python bool.
+
+  Returns:
+    [S, S, 3], or [10, S, S, 3] for evaluation with 10 crops.
+  """
+  size = params['image_size']
+  if not is_training and params['eval_crops'] == 10:
+    return [10, size, size, 3]
+  return [size, size, 3]
+
+
+# The training preprocessing in two stages (see `train_stages`).
+TrainStages = collections.namedtuple('TrainStages',
+                                     ['decode', 'decoded_shape', 'augment'])
+
+
+def train_stages(params):
+  """The training preprocessing of `params` as decode, then augment.
+
+  `train_preprocessor(params)(b)` is `augment(decode(b))`. `decode` is what
+  may fail on bad bytes; `augment` draws this image's random crop, flip and
+  lighting (all but the tutorial's random_crop window, which the fused JPEG
+  decode needs). The input pipelines decode inside the per-file dataset that
+  catches decode errors and augment in a plain map afterwards: tf.data
+  instantiates the function of each per-file dataset anew, so with a
+  graph-level seed (RunConfig(tf_random_seed=...)) random ops there would
+  start from the same state, and draw the same, for every image.
+
+  Args:
+    params: a params dict (params.make_params); reads preprocessing,
+      image_size, random_crop (tutorial only), resize_side (paper only) and
+      pca_lighting.
+
+  Returns:
+    A TrainStages: decode (scalar string Tensor -> float32 Tensor of
+    decoded_shape), decoded_shape (Python list) and augment (that Tensor ->
+    float32 [S, S, 3]).
+  """
+  image_size = params['image_size']
+  lighting = params['pca_lighting']
+  if params['preprocessing'] == 'tutorial':
+    random_crop = params['random_crop']
+
+    def augment_tutorial(image):
+      if lighting > 0:
+        image = pca_lighting(image, lighting)
+      return image
+    return TrainStages(
+        lambda image_bytes: preprocess_for_train(image_bytes, image_size,
+                                                 random_crop),
+        [image_size, image_size, 3], augment_tutorial)
+  resize_side = params['resize_side']
+
+  def augment_paper(image):
+    image = tf.image.random_crop(image, [image_size, image_size, 3])
+    image = tf.image.random_flip_left_right(image)
+    if lighting > 0:
+      image = pca_lighting(image, lighting)
+    image = _subtract_mean(image)
+    image.set_shape([image_size, image_size, 3])
+    return image
+  return TrainStages(
+      lambda image_bytes: _resized_central_square(image_bytes, resize_side),
+      [resize_side, resize_side, 3], augment_paper)
+
+
+def train_preprocessor(params):
+  """Returns the training preprocessing of `params`.
+
+  Reads preprocessing, image_size, random_crop (tutorial only), resize_side
+  (paper only) and pca_lighting.
+
+  Args:
+    params: a params dict (params.make_params).
+
+  Returns:
+    A function: scalar string Tensor (encoded image) -> float32 Tensor
+    [S, S, 3]. Tutorial: `preprocess_for_train`, values in [0, 1] (the
+    lighting may step outside). Paper: a random crop of the central square and
+    a random flip, 0-255 less MEAN_RGB. Either adds `pca_lighting` when
+    params['pca_lighting'] > 0.
+  """
+  stages = train_stages(params)
+  return lambda image_bytes: stages.augment(stages.decode(image_bytes))
+
+
+def eval_preprocessor(params):
+  """Returns the evaluation (and prediction and serving) preprocessing.
+
+  Reads preprocessing, image_size, resize_side (paper only) and eval_crops.
+
+  Args:
+    params: a params dict (params.make_params).
+
+  Returns:
+    A function: scalar string Tensor (encoded image) -> float32 Tensor of
+    `output_shape(params, False)`. Tutorial: `preprocess_image`, [S, S, 3] in
+    [0, 1]. Paper: the central crop [S, S, 3] (eval_crops 1) or `ten_crops`
+    [10, S, S, 3] (eval_crops 10) of the central square, 0-255 less MEAN_RGB.
+
+  Raises:
+    ValueError: eval_crops 10 with the tutorial preprocessing.
+  """
+  image_size = params['image_size']
+  if params['preprocessing'] == 'tutorial':
+    if params['eval_crops'] != 1:
+      raise ValueError('eval_crops %r needs preprocessing paper'
+                       % (params['eval_crops'],))
+    return lambda image_bytes: preprocess_image(image_bytes, image_size)
+  resize_side = params['resize_side']
+  ten = params['eval_crops'] == 10
+  shape = output_shape(params, is_training=False)
+
+  def preprocess_paper(image_bytes):
+    image = _resized_central_square(image_bytes, resize_side)
+    if ten:
+      image = ten_crops(image, image_size)
+    else:
+      image = _central_crop(image, image_size)
+    image = _subtract_mean(image)
+    image.set_shape(shape)
+    return image
+  return preprocess_paper

@@ -8,8 +8,11 @@ import textwrap
 import numpy as np
 import tensorflow as tf
 
+import alexnet_estimator
+from alexnet_estimator import build_tfrecords
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import params as params_lib
+from alexnet_estimator import preprocessing
 from tests import testdata
 
 IMAGE_SIZE = 67
@@ -20,8 +23,19 @@ PER_CLASS = 3
 SHADE = 16
 
 
-def _params(batch_size):
-  return params_lib.make_params(image_size=IMAGE_SIZE, batch_size=batch_size)
+def _params(batch_size, **kwargs):
+  return params_lib.make_params(image_size=IMAGE_SIZE, batch_size=batch_size,
+                                **kwargs)
+
+
+def _paper_params(batch_size, eval_crops=10):
+  """The paper's preprocessing, small: a 76 square, 67 crops, no lighting.
+
+  (The lighting would move a colour by several units of 255: the pixels
+  would no longer say which file an image came from.)
+  """
+  return _params(batch_size, preprocessing='paper', resize_side=76,
+                 eval_crops=eval_crops)
 
 
 def _colour(label, i):
@@ -78,11 +92,12 @@ class _PipelineTestCase(tf.test.TestCase):
           break
     return out
 
-  def _input(self, is_training, batch_size, files=None, skipped=None):
+  def _input(self, is_training, batch_size, files=None, skipped=None,
+             params=None):
     files = self.files if files is None else files
     return input_lib.make_input_fn(
         files, [self.labels[f] for f in files], is_training,
-        _params(batch_size), skipped or input_lib.SkippedFiles())()
+        params or _params(batch_size), skipped or input_lib.SkippedFiles())()
 
 
 class TrainInputTest(_PipelineTestCase):
@@ -218,7 +233,7 @@ class PredictInputTest(_PipelineTestCase):
   def test_keeps_order_and_names_files(self):
     order = list(reversed(self.files))
     skipped = input_lib.SkippedFiles()
-    ds = input_lib.make_predict_input_fn(order, 3, IMAGE_SIZE, skipped)()
+    ds = input_lib.make_predict_input_fn(order, _params(3), skipped)()
     self.assertEqual(sorted(tf.compat.v1.data.get_output_types(ds)),
                      ['file', 'x'])
     batches = self._batches(ds)
@@ -230,6 +245,152 @@ class PredictInputTest(_PipelineTestCase):
     images = np.concatenate([b['x'] for b in batches])
     self.assertEqual([self._file_of(image) for image in images], readable)
     self.assertEqual(sorted(skipped.files), self.bad)
+
+
+class PaperInputTest(_PipelineTestCase):
+  """The paper's preprocessing in the folder and TFRecord pipelines."""
+
+  def _file_of_paper(self, image):
+    """The good file an image (0-255 less MEAN_RGB) shows, as _file_of."""
+    return self._file_of((image + np.array(preprocessing.MEAN_RGB)) / 255.0)
+
+  def test_training_gives_single_crops(self):
+    ds = self._input(True, 4, params=_paper_params(4))
+    features, labels = tf.compat.v1.data.get_output_shapes(ds)
+    self.assertEqual(features['x'].as_list(), [4, IMAGE_SIZE, IMAGE_SIZE, 3])
+    self.assertEqual(labels.as_list(), [4])
+    (features, labels), = self._batches(ds, count=1)
+    self.assertAllEqual(features['x'].shape, [4, IMAGE_SIZE, IMAGE_SIZE, 3])
+    for image, label in zip(features['x'], labels):
+      self.assertEqual(self.labels[self._file_of_paper(image)], label)
+    self.assertLess(features['x'].min(), 0.0)  # mean-subtracted
+
+  def test_every_image_gets_its_own_draw_under_a_graph_seed(self):
+    # tf.test.TestCase sets a graph-level seed, as RunConfig(tf_random_seed)
+    # does. Random ops inside the per-file datasets would then restart from
+    # the same state for every file; the augmentation map must not.
+    folder = os.path.join(self.get_temp_dir(), 'same')
+    files = [testdata.write_image(os.path.join(folder, 'f%d.png' % i),
+                                  testdata.solid((100, 100, 100), (30, 30),
+                                                 noise=0))
+             for i in range(6)]
+    params = _params(6, preprocessing='paper', resize_side=76,
+                     pca_lighting=0.1)
+    ds = input_lib.make_input_fn(files, [0] * 6, True, params,
+                                 input_lib.SkippedFiles())()
+    (features, _), = self._batches(ds, count=1)
+    shifts = features['x'][:, 0, 0, :] - (100 - np.array(
+        preprocessing.MEAN_RGB))
+    self.assertLen({tuple(np.round(s, 4)) for s in shifts}, 6)
+
+  def test_evaluation_gives_ten_crops_and_skips_bad_files(self):
+    skipped = input_lib.SkippedFiles()
+    ds = self._input(False, 4, params=_paper_params(4), skipped=skipped)
+    features, labels = tf.compat.v1.data.get_output_shapes(ds)
+    self.assertEqual(features['x'].as_list(),
+                     [None, 10, IMAGE_SIZE, IMAGE_SIZE, 3])
+    batches = self._batches(ds)
+    self.assertEqual([len(labels) for _, labels in batches], [4, 4, 2])
+    images = np.concatenate([features['x'] for features, _ in batches])
+    self.assertAllEqual(images.shape[1:], [10, IMAGE_SIZE, IMAGE_SIZE, 3])
+    order = [self._file_of_paper(views[0]) for views in images]
+    self.assertEqual(order, [f for f in self.files if f not in self.bad])
+    for views, path in zip(images, order):
+      self.assertEqual([self._file_of_paper(v) for v in views], [path] * 10)
+    self.assertEqual(sorted(skipped.files), self.bad)
+    self.assertEqual(skipped.count, len(self.bad))
+
+  def test_evaluation_with_one_crop(self):
+    ds = self._input(False, 4, params=_paper_params(4, eval_crops=1))
+    features, _ = tf.compat.v1.data.get_output_shapes(ds)
+    self.assertEqual(features['x'].as_list(),
+                     [None, IMAGE_SIZE, IMAGE_SIZE, 3])
+
+  def test_only_bad_files_give_no_ten_crop_batches(self):
+    skipped = input_lib.SkippedFiles()
+    self.assertEqual(self._batches(self._input(
+        False, 2, files=self.bad, params=_paper_params(2),
+        skipped=skipped)), [])
+    self.assertEqual(sorted(skipped.files), self.bad)
+
+  def test_prediction_gives_ten_crops_and_names_files(self):
+    skipped = input_lib.SkippedFiles()
+    ds = input_lib.make_predict_input_fn(self.files, _paper_params(3),
+                                         skipped)()
+    self.assertEqual(
+        tf.compat.v1.data.get_output_shapes(ds)['x'].as_list(),
+        [None, 10, IMAGE_SIZE, IMAGE_SIZE, 3])
+    batches = self._batches(ds)
+    names = [f.decode('utf-8') for b in batches for f in b['file']]
+    self.assertEqual(names, [f for f in self.files if f not in self.bad])
+    images = np.concatenate([b['x'] for b in batches])
+    self.assertEqual([self._file_of_paper(views[5]) for views in images],
+                     names)
+    self.assertEqual(sorted(skipped.files), self.bad)
+
+  def test_tfrecords_give_ten_crops_and_skip_bad_records(self):
+    shard = os.path.join(self.get_temp_dir(), 'validation-00000-of-00001')
+    with tf.io.TFRecordWriter(shard) as writer:
+      for label, path in ((1, self.good[0]), (2, None), (3, self.good[1])):
+        data = (open(path, 'rb').read() if path
+                else b'\xff\xd8\xff garbage, not a JPEG')
+        writer.write(build_tfrecords.make_example(
+            data, 24, 20, label, 'n%08d' % label,
+            'img_%d.JPEG' % label).SerializeToString())
+    skipped = input_lib.SkippedFiles()
+    params = _paper_params(4)
+    ds = input_lib.make_tfrecord_input_fn([shard], False, params, skipped)()
+    self.assertEqual(
+        tf.compat.v1.data.get_output_shapes(ds)[0]['x'].as_list(),
+        [None, 10, IMAGE_SIZE, IMAGE_SIZE, 3])
+    (features, labels), = self._batches(ds)
+    self.assertAllEqual(labels, [0, 2])
+    self.assertEqual([self._file_of_paper(views[9])
+                      for views in features['x']], self.good[:2])
+    self.assertEqual(skipped.files, [shard + ' record 1'])
+    for train_params in (params, _params(4, random_crop=True)):
+      ds = input_lib.make_tfrecord_input_fn([shard], True, train_params,
+                                            input_lib.SkippedFiles())()
+      self.assertEqual(
+          tf.compat.v1.data.get_output_shapes(ds)[0]['x'].as_list(),
+          [4, IMAGE_SIZE, IMAGE_SIZE, 3])
+      (features, labels), = self._batches(ds, count=1)
+      self.assertAllEqual(features['x'].shape, [4, IMAGE_SIZE, IMAGE_SIZE, 3])
+      self.assertEqual(set(labels) - {0, 2}, set())
+
+
+class PackagePredictInputFnTest(_PipelineTestCase):
+  """alexnet_estimator.predict_input_fn: its defaults and params=."""
+
+  def _shape(self, input_fn):
+    return tf.compat.v1.data.get_output_shapes(input_fn())['x'].as_list()
+
+  def test_defaults_are_the_tutorial_at_224(self):
+    self.assertEqual(self._shape(alexnet_estimator.predict_input_fn(
+        self.good)), [None, 224, 224, 3])
+    input_fn = alexnet_estimator.predict_input_fn(self.good, batch_size=4,
+                                                  image_size=IMAGE_SIZE)
+    self.assertEqual(self._shape(input_fn), [None, IMAGE_SIZE, IMAGE_SIZE, 3])
+    batches = self._batches(input_fn())
+    self.assertEqual([len(b['file']) for b in batches], [4, 4, 2])
+    self.assertAllInRange(batches[0]['x'], 0.0, 1.0)
+
+  def test_params_give_the_model_preprocessing(self):
+    params = params_lib.make_params(recipe='paper', image_size=IMAGE_SIZE,
+                                    resize_side=76)
+    skipped = input_lib.SkippedFiles()
+    input_fn = alexnet_estimator.predict_input_fn(
+        self.files, batch_size=3, skipped=skipped, params=params)
+    self.assertEqual(self._shape(input_fn),
+                     [None, 10, IMAGE_SIZE, IMAGE_SIZE, 3])
+    batches = self._batches(input_fn())
+    self.assertEqual([len(b['file']) for b in batches], [3, 3, 3, 1])
+    self.assertLess(batches[0]['x'].min(), 0.0)  # mean-subtracted
+    self.assertEqual(sorted(skipped.files), self.bad)
+    # An explicit image_size wins over params'.
+    self.assertEqual(self._shape(alexnet_estimator.predict_input_fn(
+        self.good, image_size=70, params=params)),
+                     [None, 10, 70, 70, 3])
 
 
 class SkippedFilesTest(tf.test.TestCase):

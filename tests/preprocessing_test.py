@@ -1,4 +1,4 @@
-"""Tests for decoding by content and the tutorial's resize to [0, 1]."""
+"""Tests for decoding by content and the tutorial's and the paper's recipes."""
 import io
 import os
 
@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
 from tests import testdata
 
@@ -238,6 +239,312 @@ class PaletteBmpTest(tf.test.TestCase):
     # Was: every pixel the palette index on 3 channels ([41, 41, 41]).
     self.assertAllClose(image.reshape(-1, 3).mean(axis=0), (200, 60, 30),
                         atol=10)
+
+
+MEAN = np.array(preprocessing.MEAN_RGB)
+EIGVEC = np.array(preprocessing.PCA_EIGVEC)
+EIGVAL = np.array(preprocessing.PCA_EIGVAL)
+
+
+def _paper(**kwargs):
+  """Paper preprocessing params, small: image_size 67, resize_side 76."""
+  return params_lib.make_params(
+      dict(dict(preprocessing='paper', image_size=67, resize_side=76,
+                pca_lighting=0.0, eval_crops=1), **kwargs))
+
+
+def _bands(colours, widths, height):
+  """Vertical bands of exact colours, left to right: uint8 [height, W, 3]."""
+  return np.concatenate([testdata.solid(c, (w, height), noise=0)
+                         for c, w in zip(colours, widths)], axis=1)
+
+
+class PcaLightingTest(tf.test.TestCase):
+
+  def test_eigenvectors_are_the_orthonormal_columns(self):
+    self.assertAllClose(EIGVEC.T.dot(EIGVEC), np.eye(3), atol=1e-4)
+    # Each column is an eigenvector of the covariance they make up.
+    covariance = EIGVEC.dot(np.diag(EIGVAL)).dot(EIGVEC.T)
+    for j in range(3):
+      self.assertAllClose(covariance.dot(EIGVEC[:, j]),
+                          EIGVAL[j] * EIGVEC[:, j], atol=1e-4)
+
+  def test_shift_statistics_on_a_fixed_seed(self):
+    sigma, draws = 0.1, 20000
+    images = tf.zeros([draws, 2, 3, 3])
+    shifted = self.evaluate(tf.map_fn(
+        lambda image: preprocessing.pca_lighting(image, sigma, seed=5),
+        images, parallel_iterations=100, back_prop=False))
+    self.assertEqual(shifted.dtype, np.float32)
+    shifts = shifted[:, 0, 0, :].astype(np.float64)
+    # One shift per image: every pixel moves alike.
+    self.assertAllEqual(shifted,
+                        np.broadcast_to(shifts[:, None, None, :],
+                                        shifted.shape))
+    scale = (sigma * EIGVAL) ** 2  # variance along each eigenvector
+    self.assertAllClose(shifts.mean(axis=0), np.zeros(3), atol=5e-4)
+    expected = EIGVEC.dot(np.diag(scale)).dot(EIGVEC.T)
+    self.assertAllClose(np.cov(shifts.T), expected, rtol=0,
+                        atol=0.05 * scale[0])
+    # Along the eigenvectors: the coefficients alpha_j * eigval_j of each
+    # shift are independent, with variances (sigma * eigval_j)^2.
+    coefficients = np.linalg.solve(EIGVEC, shifts.T)
+    self.assertAllClose(coefficients.var(axis=1), scale, rtol=0.05)
+    correlation = np.corrcoef(coefficients)
+    self.assertAllClose(correlation, np.eye(3), atol=0.05)
+    # The columns, not the rows: along the rows the spread differs.
+    by_rows = np.linalg.solve(EIGVEC.T, shifts.T).var(axis=1)
+    self.assertNotAllClose(by_rows, scale, rtol=0.5)
+
+  def test_adds_to_the_image_without_clipping(self):
+    image = tf.constant(np.linspace(0.0, 1.0, 4 * 5 * 3).reshape(4, 5, 3),
+                        tf.float32)
+    before, after = self.evaluate(
+        [image, preprocessing.pca_lighting(image, 5.0, seed=1)])
+    shift = after - before
+    self.assertAllClose(shift, np.broadcast_to(shift[0, 0], shift.shape),
+                        atol=1e-6)
+    self.assertGreater(np.abs(shift[0, 0]).max(), 0.01)
+    self.assertTrue((after < 0).any() or (after > 1).any())
+
+
+class TenCropsTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters((9, 11, 4), (8, 8, 8), (10, 7, 5))
+  def test_views_are_the_numpy_slices_and_mirrors(self, height, width, size):
+    array = np.arange(height * width * 3, dtype=np.float32).reshape(
+        height, width, 3)
+    placeholder = tf.placeholder(tf.float32, [None, None, 3])
+    crops = preprocessing.ten_crops(placeholder, size)
+    self.assertEqual(crops.shape.as_list(), [10, size, size, 3])
+    with self.cached_session() as sess:
+      value = sess.run(crops, {placeholder: array})
+    top, left = (height - size) // 2, (width - size) // 2
+    expected = [array[top:top + size, left:left + size],
+                array[:size, :size], array[:size, -size:],
+                array[-size:, :size], array[-size:, -size:]]
+    expected += [view[:, ::-1] for view in expected]
+    self.assertAllEqual(value.shape, [10, size, size, 3])
+    for i, view in enumerate(expected):
+      self.assertAllEqual(value[i], view, msg='view %d' % i)
+
+
+class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
+
+  def _run(self, fn, data):
+    return self.evaluate(fn(tf.constant(data)))
+
+  @parameterized.named_parameters(('one_crop', 1), ('ten_crops', 10))
+  def test_shapes_dtypes_and_ranges(self, eval_crops):
+    params = _paper(eval_crops=eval_crops)
+    data = testdata.encode(testdata.solid(RGB, (90, 80)), 'RGB', 'JPEG')
+    train = preprocessing.train_preprocessor(params)(tf.constant(data))
+    evaluated = preprocessing.eval_preprocessor(params)(tf.constant(data))
+    eval_shape = [10, 67, 67, 3] if eval_crops == 10 else [67, 67, 3]
+    self.assertEqual(train.shape.as_list(), [67, 67, 3])
+    self.assertEqual(evaluated.shape.as_list(), eval_shape)
+    self.assertEqual(preprocessing.output_shape(params, True), [67, 67, 3])
+    self.assertEqual(preprocessing.output_shape(params, False), eval_shape)
+    self.assertEqual(train.dtype, tf.float32)
+    self.assertEqual(evaluated.dtype, tf.float32)
+    for value in self.evaluate([train, evaluated]):
+      self.assertTrue(np.all(value >= -MEAN - 1e-3))
+      self.assertTrue(np.all(value <= 255.0 - MEAN + 1e-3))
+      # 0-255 scale, centred: a reddish image is far from [0, 1].
+      self.assertAllClose(value.reshape(-1, 3).mean(axis=0), RGB - MEAN,
+                          atol=3)
+
+  @parameterized.named_parameters(
+      ('train', 'train', {}), ('one_crop', 'eval', {}),
+      ('ten_crops', 'eval', {'eval_crops': 10}),
+      ('small_image', 'eval', {'image_size': 70, 'resize_side': 300}))
+  def test_solid_colour_becomes_colour_less_mean(self, mode, overrides):
+    params = _paper(**overrides)
+    data = testdata.encode(testdata.solid(RGB, (50, 40), noise=0), 'RGB',
+                           'PNG')
+    fn = (preprocessing.train_preprocessor if mode == 'train'
+          else preprocessing.eval_preprocessor)(params)
+    value = self._run(fn, data)
+    self.assertAllClose(value, np.broadcast_to(RGB - MEAN, value.shape),
+                        atol=1e-3)
+
+  @parameterized.named_parameters(
+      ('landscape_upscaled', (30, 60, 30), 60, False),
+      ('landscape_downscaled', (60, 120, 60), 120, False),
+      ('portrait', (30, 60, 30), 60, True))
+  def test_short_side_resized_keeping_aspect_then_central_square(
+      self, widths, height, portrait):
+    # Bands A | B | C where B is the central square: a squashed image or an
+    # off-centre square shows A or C.
+    colours = [(250, 0, 0), (0, 250, 0), (0, 0, 250)]
+    array = _bands(colours, widths, height)
+    if portrait:
+      array = np.ascontiguousarray(array.transpose(1, 0, 2))
+    params = _paper(image_size=76, resize_side=76)  # the square itself
+    value = self._run(preprocessing.eval_preprocessor(params),
+                      testdata.encode(array, 'RGB', 'PNG'))
+    self.assertAllEqual(value.shape, [76, 76, 3])
+    rgb = value + MEAN
+    if portrait:
+      rgb = rgb.transpose(1, 0, 2)
+    # Bilinear may blend a neighbour band into the outer columns only.
+    self.assertAllClose(rgb[:, 1:-1],
+                        np.broadcast_to(colours[1], rgb[:, 1:-1].shape),
+                        atol=1e-3)
+    for column in (rgb[:, 0], rgb[:, -1]):
+      distances = [np.abs(column - c).max() for c in colours]
+      self.assertEqual(int(np.argmin(distances)), 1)
+
+  def test_eval_takes_the_centre_of_the_square(self):
+    array = np.arange(90 * 80 * 3).reshape(90, 80, 3) % 251
+    data = testdata.encode(array.astype(np.uint8), 'RGB', 'PNG')
+    square = self._run(preprocessing.eval_preprocessor(
+        _paper(image_size=76, resize_side=76)), data)
+    centre = self._run(preprocessing.eval_preprocessor(_paper()), data)
+    crops = self._run(preprocessing.eval_preprocessor(_paper(eval_crops=10)),
+                      data)
+    self.assertAllEqual(centre, square[4:71, 4:71])
+    self.assertAllEqual(crops, self.evaluate(
+        preprocessing.ten_crops(tf.constant(square), 67)))
+
+  def test_training_crops_a_window_of_the_square_and_flips(self):
+    # A pattern with no symmetry: each output is one window, one way round.
+    rng = np.random.RandomState(0)
+    data = testdata.encode(rng.randint(0, 256, (80, 90, 3)).astype(np.uint8),
+                           'RGB', 'PNG')
+    square = self._run(preprocessing.eval_preprocessor(
+        _paper(image_size=76, resize_side=76)), data)
+    windows = {}
+    for y in range(10):
+      for x in range(10):
+        window = square[y:y + 67, x:x + 67]
+        windows[(y, x, False)] = window
+        windows[(y, x, True)] = window[:, ::-1]
+    image = preprocessing.train_preprocessor(_paper())(tf.constant(data))
+    seen = set()
+    with self.cached_session() as sess:
+      for _ in range(30):
+        value = sess.run(image)
+        found = [k for k, w in windows.items()
+                 if np.allclose(value, w, atol=1e-3)]
+        self.assertLen(found, 1)
+        seen.add(found[0])
+    self.assertGreater(len({k[:2] for k in seen}), 5)  # crops move
+    self.assertEqual({k[2] for k in seen}, {False, True})  # and flip
+
+  def test_flip_gives_both_orientations(self):
+    array = _bands([(250, 0, 0), (0, 0, 250)], (33, 34), 67)
+    data = testdata.encode(array, 'RGB', 'PNG')
+    params = _paper(resize_side=67)  # the crop is the whole image
+    tf.compat.v1.set_random_seed(1)
+    image = preprocessing.train_preprocessor(params)(tf.constant(data))
+    expected = array.astype(np.float32) - MEAN
+    flips = []
+    with self.cached_session() as sess:
+      for _ in range(20):
+        value = sess.run(image)
+        if np.allclose(value, expected, atol=1e-3):
+          flips.append(False)
+        else:
+          self.assertAllClose(value, expected[:, ::-1], atol=1e-3)
+          flips.append(True)
+    self.assertIn(False, flips)
+    self.assertIn(True, flips)
+
+  def test_training_lighting_shifts_every_pixel_alike(self):
+    data = testdata.encode(testdata.solid(RGB, (80, 80), noise=0), 'RGB',
+                           'PNG')
+    value = self._run(preprocessing.train_preprocessor(
+        _paper(pca_lighting=0.5)), data)
+    shift = value - (RGB - MEAN)
+    self.assertAllClose(shift, np.broadcast_to(shift[0, 0], shift.shape),
+                        atol=1e-3)
+    self.assertGreater(np.abs(shift[0, 0]).max(), 0.1)  # on the 0-255 scale
+
+  @parameterized.named_parameters(
+      ('paper', {'preprocessing': 'paper', 'resize_side': 76}, [76, 76, 3]),
+      ('tutorial', {}, [67, 67, 3]))
+  def test_train_stages_decode_then_augment(self, overrides, decoded_shape):
+    params = params_lib.make_params(
+        dict(dict(image_size=67, pca_lighting=0.1), **overrides))
+    stages = preprocessing.train_stages(params)
+    self.assertEqual(stages.decoded_shape, decoded_shape)
+    data = testdata.encode(testdata.solid(RGB, (90, 80)), 'RGB', 'PNG')
+    decoded = stages.decode(tf.constant(data))
+    self.assertEqual(decoded.shape.as_list(), decoded_shape)
+    image = stages.augment(decoded)
+    self.assertEqual(image.shape.as_list(), [67, 67, 3])
+    self.assertEqual(image.dtype, tf.float32)
+    self.assertAllEqual(self.evaluate(image).shape, [67, 67, 3])
+
+  def test_bad_bytes_raise_invalid_argument(self):
+    for fn in (preprocessing.train_preprocessor(_paper()),
+               preprocessing.eval_preprocessor(_paper(eval_crops=10))):
+      with self.assertRaises(tf.errors.InvalidArgumentError):
+        self._run(fn, testdata.truncated_png())
+
+
+class TutorialPreprocessorTest(tf.test.TestCase, parameterized.TestCase):
+  """The tutorial params give exactly what the tutorial functions give."""
+
+  def _build(self, build, data, runs):
+    """Builds build(bytes) in a new graph; its GraphDef, shape, `runs` values.
+
+    The values of a random op can only be compared through its graph:
+    sample_distorted_bounding_box takes no seed from the graph's.
+    """
+    with tf.Graph().as_default() as graph:
+      tf.compat.v1.set_random_seed(3)
+      image = build(tf.constant(data))
+      with tf.Session() as sess:
+        values = [sess.run(image) for _ in range(runs)]
+    return graph.as_graph_def(), image.shape.as_list(), values
+
+  @parameterized.named_parameters(
+      ('jpeg', 'JPEG', {}), ('png', 'PNG', {}),
+      ('jpeg_random_crop', 'JPEG', {'random_crop': True}),
+      ('png_random_crop', 'PNG', {'random_crop': True}),
+      ('image_size', 'JPEG', {'image_size': 70}))
+  def test_bit_identical(self, fmt, overrides):
+    params = params_lib.make_params(dict(dict(image_size=67), **overrides))
+    size, crop = params['image_size'], params['random_crop']
+    data = testdata.encode(testdata.solid(RGB, (50, 37)), 'RGB', fmt)
+    self.assertEqual(preprocessing.output_shape(params, True),
+                     [size, size, 3])
+    self.assertEqual(preprocessing.output_shape(params, False),
+                     [size, size, 3])
+    pairs = [
+        (preprocessing.train_preprocessor(params),
+         lambda b: preprocessing.preprocess_for_train(b, size, crop), crop),
+        (preprocessing.eval_preprocessor(params),
+         lambda b: preprocessing.preprocess_image(b, size), False)]
+    for new, old, random in pairs:
+      runs = 1 if random else 2
+      new_graph, new_shape, new_values = self._build(new, data, runs)
+      old_graph, old_shape, old_values = self._build(old, data, runs)
+      self.assertProtoEquals(old_graph, new_graph)  # the very same ops
+      self.assertEqual(new_shape, old_shape)
+      for a, b in zip(new_values, old_values):
+        self.assertEqual(a.dtype, b.dtype)
+        self.assertAllEqual(a.shape, b.shape)
+        if not random:
+          self.assertAllEqual(a, b)
+
+  def test_lighting_shifts_the_tutorial_image(self):
+    params = params_lib.make_params(image_size=67, pca_lighting=0.5)
+    data = testdata.encode(testdata.solid(RGB, (40, 30)), 'RGB', 'PNG')
+    image, lit = self.evaluate([
+        preprocessing.preprocess_image(tf.constant(data), 67),
+        preprocessing.train_preprocessor(params)(tf.constant(data))])
+    shift = lit - image
+    self.assertAllClose(shift, np.broadcast_to(shift[0, 0], shift.shape),
+                        atol=1e-6)
+    self.assertGreater(np.abs(shift[0, 0]).max(), 1e-3)
+
+  def test_ten_crops_need_the_paper_preprocessing(self):
+    params = dict(params_lib.make_params(image_size=67), eval_crops=10)
+    with self.assertRaises(ValueError):
+      preprocessing.eval_preprocessor(params)
 
 
 if __name__ == '__main__':
