@@ -1,10 +1,11 @@
 """Builds the Estimator and keeps a model_dir's model description.
 
 A model_dir holds, beside the checkpoints, `alexnet_model.json`: the class
-names and the image size the model was trained with. It is written at the
-first training run, before any checkpoint, and read by every later run, so
-evaluation, prediction and export need no --data_dir, and a run whose data or
-settings do not fit the checkpoints stops before it touches them.
+names, the image size and the recipe settings that shape the network and its
+input (MODEL_KEYS). It is written at the first training run, before any
+checkpoint, and read by every later run, so evaluation, prediction and export
+need no --data_dir and rebuild the same network and preprocessing, and a run
+whose data or settings do not fit the checkpoints stops before it touches them.
 """
 import json
 import os
@@ -16,6 +17,15 @@ from alexnet_estimator import params as params_lib
 
 MODEL_INFO_FILE = 'alexnet_model.json'
 
+# Settings stored in the model description besides the class names. Those in
+# _SAME_NETWORK_KEYS must not change over a model's life: they define the
+# network or what its input looks like. A description from before a key
+# existed means that key's tutorial default.
+MODEL_KEYS = ('image_size', 'recipe', 'lrn_convention', 'conv_groups',
+              'preprocessing', 'resize_side', 'eval_crops')
+_SAME_NETWORK_KEYS = ('image_size', 'lrn_convention', 'conv_groups',
+                      'preprocessing', 'resize_side')
+
 
 class ModelDirError(ValueError):
   """model_dir does not hold a model, or one that fits this run."""
@@ -26,56 +36,96 @@ def model_info_path(model_dir):
 
 
 def load_model_info(model_dir):
-  """Returns {'class_names': [...], 'image_size': int}, or None if absent."""
+  """Returns the model description, or None if absent.
+
+  A dict with 'class_names' (list) and 'image_size' (int), and those of
+  MODEL_KEYS the description holds.
+  """
   path = model_info_path(model_dir)
   if not tf.io.gfile.exists(path):
     return None
   try:
     with tf.io.gfile.GFile(path) as f:
       info = json.load(f)
-    return {'class_names': [str(n) for n in info['class_names']],
-            'image_size': int(info['image_size'])}
+    result = {'class_names': [str(n) for n in info['class_names']],
+              'image_size': int(info['image_size'])}
+    result.update((k, info[k]) for k in MODEL_KEYS if k in info)
+    return result
   except (ValueError, KeyError, TypeError) as e:
     raise ModelDirError('%s is not a valid model description: %s' % (path, e))
 
 
-def save_model_info(model_dir, class_names, image_size):
-  """Writes the model description atomically (temp file, then rename)."""
+def save_model_info(model_dir, class_names, image_size, params=None):
+  """Writes the model description atomically (temp file, then rename).
+
+  Args:
+    model_dir: the run's folder.
+    class_names: names of the class ids 0, 1, ...
+    image_size: the network's input side.
+    params: optional full params; their MODEL_KEYS are stored too.
+  """
   tf.io.gfile.makedirs(model_dir)
+  info = {'class_names': list(class_names), 'image_size': image_size}
+  if params is not None:
+    info.update((k, params[k]) for k in MODEL_KEYS if k != 'image_size')
   path = model_info_path(model_dir)
   tmp = path + '.tmp'
   with tf.io.gfile.GFile(tmp, 'w') as f:
-    json.dump({'class_names': list(class_names), 'image_size': image_size},
-              f, indent=1)
+    json.dump(info, f, indent=1)
   tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def with_model_info(model_dir, overrides):
-  """A copy of `overrides` with the model's class names and image size filled in.
+  """A copy of `overrides` with the model's description filled in.
 
-  Keys already in `overrides` win; without a model description, a plain copy.
+  Class names, image size and the recipe settings of MODEL_KEYS come from the
+  description; keys already in `overrides` win. Without a description, a
+  plain copy.
   """
   overrides = dict(overrides or {})
   info = load_model_info(model_dir)
   if info is not None:
-    overrides.setdefault('class_names', info['class_names'])
     overrides.setdefault('num_classes', len(info['class_names']))
-    overrides.setdefault('image_size', info['image_size'])
+    for key, value in info.items():
+      overrides.setdefault(key, value)
   return overrides
 
 
-def _checkpoint_shapes(model_dir):
-  checkpoint = tf.train.latest_checkpoint(model_dir)
-  if checkpoint is None:
-    return None
-  return dict(tf.train.list_variables(checkpoint))
+def model_variable_shapes(params):
+  """{variable name: shape} of the network `params` describe (no session)."""
+  with tf.Graph().as_default():
+    size = params['image_size']
+    model_fn_lib.alexnet(tf.zeros([1, size, size, 3]), False,
+                         dict(params, data_format='channels_last'))
+    return {v.op.name: v.shape.as_list() for v in tf.global_variables()}
+
+
+def check_checkpoint(checkpoint, params, what, ignore_prefix=None):
+  """Raises ModelDirError unless `checkpoint` holds the network of `params`.
+
+  Every variable of the network must be in the checkpoint with its shape;
+  names under `ignore_prefix` are not compared.
+  """
+  stored = dict(tf.train.list_variables(checkpoint))
+  for name, shape in sorted(model_variable_shapes(params).items()):
+    if ignore_prefix and name.startswith(ignore_prefix):
+      continue
+    if name not in stored:
+      raise ModelDirError(
+          'the checkpoint in %s has no %s: it holds another network (other '
+          '--conv_groups or --recipe?); %s' % (checkpoint, name, what))
+    if list(stored[name]) != shape:
+      raise ModelDirError(
+          'the checkpoint in %s has %s of shape %s, this run needs %s; %s'
+          % (checkpoint, name, list(stored[name]), shape, what))
 
 
 def check_compatible(model_dir, params):
   """Raises ModelDirError if model_dir's model differs from `params`' model.
 
-  Compares the stored description (class names, image size) and, when there is
-  a checkpoint, the shapes of its first and last dense layers.
+  Compares the stored description (class names, image size, the settings
+  that shape the network and its input) and, when there is a checkpoint, the
+  name and shape of every variable of the network.
   """
   info = load_model_info(model_dir)
   if info is not None:
@@ -92,17 +142,15 @@ def check_compatible(model_dir, params):
       raise ModelDirError(
           '--image_size %d differs from %d, the size the model in %s was '
           'trained at' % (params['image_size'], info['image_size'], model_dir))
-  shapes = _checkpoint_shapes(model_dir)
-  if shapes is None:
-    return
-  expected = {'logits/kernel': [4096, params['num_classes']],
-              'dense1/kernel': [256 * pool3_side(params['image_size']) ** 2,
-                                4096]}
-  for name, shape in sorted(expected.items()):
-    if name in shapes and list(shapes[name]) != shape:
-      raise ModelDirError(
-          'the checkpoint in %s has %s of shape %s, this run needs %s; use a '
-          'new --model_dir' % (model_dir, name, shapes[name], shape))
+    for key in _SAME_NETWORK_KEYS:
+      trained = info.get(key, params_lib.DEFAULTS[key])
+      if trained != params[key]:
+        raise ModelDirError(
+            '--%s %s differs from %s, the model\'s in %s; use a new '
+            '--model_dir' % (key, params[key], trained, model_dir))
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  if checkpoint is not None:
+    check_checkpoint(checkpoint, params, 'use a new --model_dir')
 
 
 def pool3_side(image_size):
@@ -142,7 +190,8 @@ def build_estimator(model_dir, params=None, config=None):
   params.DEFAULTS). In a notebook:
 
     est = alexnet_estimator.build_estimator('runs/demo')
-    for p in est.predict(alexnet_estimator.predict_input_fn(paths)):
+    for p in est.predict(alexnet_estimator.predict_input_fn(
+        paths, params=est.params)):
       print(p['file'], p['class_names'], p['probabilities'].max())
 
   Args:

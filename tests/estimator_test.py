@@ -7,13 +7,14 @@ from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import params as params_lib
 
 
-def _save_checkpoint(model_dir, num_classes, image_size):
-  """Writes a checkpoint holding just the dense layers' kernels."""
-  side = estimator_lib.pool3_side(image_size)
+def _save_checkpoint(model_dir, num_classes, image_size, **params):
+  """Writes a checkpoint holding the network's variables (zeros)."""
+  shapes = estimator_lib.model_variable_shapes(params_lib.make_params(
+      params, num_classes=num_classes, image_size=image_size))
   with tf.Graph().as_default():
     tf.train.create_global_step()
-    tf.get_variable('dense1/kernel', [256 * side * side, 4096])
-    tf.get_variable('logits/kernel', [4096, num_classes])
+    for name, shape in shapes.items():
+      tf.get_variable(name, shape, initializer=tf.zeros_initializer())
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       tf.train.Saver().save(sess, os.path.join(model_dir, 'model.ckpt'))
@@ -73,11 +74,57 @@ class CheckCompatibleTest(tf.test.TestCase):
     model_dir = self.get_temp_dir()
     _save_checkpoint(model_dir, 3, 67)
     estimator_lib.check_compatible(model_dir, self._params(['a', 'b', 'c']))
-    with self.assertRaisesRegex(estimator_lib.ModelDirError, 'logits/kernel'):
+    with self.assertRaisesRegex(estimator_lib.ModelDirError, 'logits/'):
       estimator_lib.check_compatible(model_dir, self._params(['a', 'b']))
     with self.assertRaisesRegex(estimator_lib.ModelDirError, 'dense1/kernel'):
       estimator_lib.check_compatible(model_dir,
                                      self._params(['a', 'b', 'c'], 224))
+
+  def test_grouped_checkpoint_is_another_network(self):
+    model_dir = self.get_temp_dir()
+    _save_checkpoint(model_dir, 2, 67, conv_groups=2)
+    estimator_lib.check_compatible(
+        model_dir, params_lib.make_params(num_classes=2, image_size=67,
+                                          conv_groups=2))
+    with self.assertRaisesRegex(estimator_lib.ModelDirError,
+                                'has no conv2/'):
+      estimator_lib.check_compatible(model_dir, self._params(['a', 'b']))
+
+  def test_settings_of_the_description_must_match(self):
+    model_dir = self.get_temp_dir()
+    params = params_lib.make_params(recipe='paper', num_classes=2,
+                                    class_names=['a', 'b'], image_size=67,
+                                    resize_side=80)
+    estimator_lib.save_model_info(model_dir, ['a', 'b'], 67, params)
+    info = estimator_lib.load_model_info(model_dir)
+    self.assertEqual((info['recipe'], info['lrn_convention'],
+                      info['conv_groups'], info['resize_side']),
+                     ('paper', 'paper', 2, 80))
+    estimator_lib.check_compatible(model_dir, params)
+    for key, value in (('lrn_convention', 'caffe'), ('resize_side', 90),
+                       ('preprocessing', 'tutorial')):
+      with self.assertRaisesRegex(estimator_lib.ModelDirError,
+                                  '--%s' % key):
+        estimator_lib.check_compatible(
+            model_dir, params_lib.make_params(params, eval_crops=1,
+                                              **{key: value}))
+    # An old description (no recipe keys) is a tutorial model.
+    estimator_lib.save_model_info(model_dir, ['a', 'b'], 67)
+    with self.assertRaisesRegex(estimator_lib.ModelDirError,
+                                '--lrn_convention'):
+      estimator_lib.check_compatible(model_dir, params)
+
+  def test_with_model_info_fills_the_recipe_settings(self):
+    model_dir = self.get_temp_dir()
+    params = params_lib.make_params(recipe='paper', num_classes=2,
+                                    class_names=['a', 'b'], image_size=67,
+                                    resize_side=80)
+    estimator_lib.save_model_info(model_dir, ['a', 'b'], 67, params)
+    filled = params_lib.make_params(
+        estimator_lib.with_model_info(model_dir, {'batch_size': 3}))
+    self.assertEqual((filled['conv_groups'], filled['optimizer'],
+                      filled['resize_side'], filled['batch_size']),
+                     (2, 'momentum', 80, 3))
 
 
 class BuildEstimatorTest(tf.test.TestCase):
