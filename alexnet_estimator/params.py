@@ -243,5 +243,5 @@ def _validate(p):
          'random_crop', 'goes with preprocessing tutorial (the paper\'s '
          'preprocessing has its own random crop)')
   _check(p['eval_crops'] == 1 or p['preprocessing'] == 'paper', 'eval_crops',
-         '10 crops need preprocessing paper (the tutorial\'s resize leaves '
+         '10 needs preprocessing paper (the tutorial\'s resize leaves '
          'nothing to crop)')

@@ -7,6 +7,10 @@ r"""Trains, evaluates, predicts with and exports AlexNet on tf.estimator.
 
 DATA is a class-per-folder image tree: DATA/train/<class>/* with
 DATA/validation/<class>/* (or val/), or DATA/<class>/* split deterministically.
+--recipe paper trains as Krizhevsky et al. 2012 did instead of as the tutorial
+does (grouped convs, paper LRN, momentum, weight decay, plateau schedule, paper
+augmentation, 10-crop evaluation); the flags after --recipe change single
+pieces. --warm_start_from fine-tunes a trained run for new classes.
 --mode eval prints its metrics as one JSON object on the last line of stdout;
 --mode predict prints one JSON object per image; --mode export prints the
 SavedModel's path. Rerunning a training run resumes from its last checkpoint.
@@ -35,6 +39,7 @@ from alexnet_estimator import image_folder
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
+from alexnet_estimator import schedule
 from alexnet_estimator import tfrecords
 
 MODES = ('train', 'eval', 'train_and_eval', 'predict', 'export')
@@ -107,12 +112,76 @@ flags.DEFINE_boolean('sloppy_input', None, 'Let fast images overtake slow '
                      'ones in the input: faster, order not reproducible.')
 flags.DEFINE_integer('datasets_num_private_threads', None, 'Threads of '
                      'tf.data\'s own pool (default: share TensorFlow\'s).')
+# The recipe and its pieces (issue: the paper's recipe beside the tutorial's).
+_PAPER = params_lib.RECIPES['paper']
+flags.DEFINE_enum('recipe', None, params_lib.RECIPE_NAMES, 'tutorial '
+                  '(default): the tutorial\'s network and training. paper: '
+                  'Krizhevsky et al. 2012 (%s). The flags below override '
+                  'single pieces.' % ', '.join(
+                      '%s=%s' % kv for kv in sorted(_PAPER.items())))
+flags.DEFINE_enum('lrn_convention', None, params_lib.LRN_CONVENTIONS,
+                  'LRN after conv1 and conv2: tutorial (radius 5, bias 2), '
+                  'paper (n=5: radius 2, k=2, alpha 1e-4), caffe (radius 2, '
+                  'k=1, alpha 1e-4/5) or none.')
+flags.DEFINE_integer('conv_groups', None, '1, or 2 to split conv2, conv4 and '
+                     'conv5 in two groups as on the paper\'s two GPUs.')
+flags.DEFINE_enum('init', None, params_lib.INITS, 'Initialisation: tutorial '
+                  '(Glorot, zero biases), paper (N(0, 0.01), biases 1 in '
+                  'conv2/4/5 and dense1/2) or caffe (biases 0.1 there).')
+flags.DEFINE_float('weight_decay', None, 'L2 weight decay factor (paper: '
+                   '5e-4; default 0).')
+flags.DEFINE_boolean('decay_biases', None, 'Apply weight decay to the biases '
+                     'too (default); --nodecay_biases exempts them.')
+flags.DEFINE_enum('lr_schedule', None, params_lib.LR_SCHEDULES, 'constant '
+                  '(default); plateau: x --lr_decay_factor when validation '
+                  'accuracy stops improving (train_and_eval only); step: x '
+                  '--lr_decay_factor every --lr_decay_epochs epochs.')
+flags.DEFINE_float('lr_decay_factor', None, 'Rate multiplier of a drop '
+                   '(default 0.1).')
+flags.DEFINE_float('lr_decay_epochs', None, 'Step schedule: epochs between '
+                   'drops (default 30).')
+flags.DEFINE_integer('plateau_patience', None, 'Plateau schedule: '
+                     'evaluations without a better accuracy before a drop '
+                     '(default 2).')
+flags.DEFINE_integer('max_lr_drops', None, 'Plateau schedule: at most this '
+                     'many drops (default 3, as in the paper).')
+flags.DEFINE_float('warmup_epochs', None, 'Linear warm-up of the rate over '
+                   'this many epochs (default 0).')
+flags.DEFINE_integer('early_stopping_patience', None, 'Stop after this many '
+                     'evaluations without a better validation accuracy '
+                     '(with the plateau schedule: once no drop is left); '
+                     'default 0, never.')
+flags.DEFINE_enum('preprocessing', None, params_lib.PREPROCESSINGS,
+                  'tutorial (default): resize whole images, values in [0, 1]. '
+                  'paper: short side to --resize_side, centre square, random '
+                  'crop and flip in training, mean subtracted.')
+flags.DEFINE_integer('resize_side', None, 'Paper preprocessing: side the '
+                     'short side is resized to (default 256).')
+flags.DEFINE_float('pca_lighting', None, 'Std-dev of the paper\'s PCA '
+                   'colour lighting in training (paper: 0.1; default 0).')
+flags.DEFINE_integer('eval_crops', None, 'Views per image in evaluation, '
+                     'prediction and the export: 1 (centre) or 10 (corners, '
+                     'centre and mirrors, softmax averaged; paper '
+                     'preprocessing).')
+flags.DEFINE_string('warm_start_from', None, 'Checkpoint or model_dir to '
+                    'initialise every layer but logits from (fine-tuning '
+                    'for new classes). Refused if --model_dir already has '
+                    'checkpoints, unless --resume.')
+flags.DEFINE_boolean('resume', False, 'With --warm_start_from: --model_dir '
+                     'already has checkpoints; continue from them and ignore '
+                     '--warm_start_from.')
 
 _HYPER_PARAMETER_FLAGS = ('batch_size', 'learning_rate', 'optimizer',
                           'momentum', 'dropout_rate', 'image_size',
                           'data_format', 'random_crop', 'shuffle_buffer',
                           'cache_input', 'sloppy_input',
-                          'datasets_num_private_threads')
+                          'datasets_num_private_threads', 'recipe',
+                          'lrn_convention', 'conv_groups', 'init',
+                          'weight_decay', 'decay_biases', 'lr_schedule',
+                          'lr_decay_factor', 'lr_decay_epochs',
+                          'plateau_patience', 'max_lr_drops', 'warmup_epochs',
+                          'early_stopping_patience', 'preprocessing',
+                          'resize_side', 'pca_lighting', 'eval_crops')
 
 
 class UsageError(ValueError):
@@ -153,7 +222,7 @@ def check_flags(mode, data_dir, model_dir, export_dir, predict_paths,
     _positive(name, value)
 
 
-def _resolve_params(overrides, model_dir, class_names=None):
+def _resolve_params(overrides, model_dir, class_names=None, num_train=0):
   """Full params for this run: flags, then the model's description, defaults.
 
   Raises:
@@ -169,18 +238,54 @@ def _resolve_params(overrides, model_dir, class_names=None):
                                 if estimator_lib.gpu_available()
                                 else 'channels_last')
   try:
-    return params_lib.make_params(overrides)
+    params = params_lib.make_params(overrides)
+    if num_train:
+      params = params_lib.make_params(params, steps_per_epoch=int(math.ceil(
+          num_train / float(params['batch_size']))))
+    return params
   except params_lib.ParamError as e:
     raise UsageError('--%s %s' % (e.key, e.message))
 
 
+def _warm_start(warm_start_from, model_dir, params, resume):
+  """WarmStartSettings for every layer but logits, or None.
+
+  Raises:
+    UsageError: model_dir already has checkpoints (warm start would be
+      ignored) and `resume` is False, or there is no checkpoint to start from.
+    estimator.ModelDirError: the checkpoint holds another network.
+  """
+  if not warm_start_from:
+    return None
+  if tf.train.latest_checkpoint(model_dir) is not None:
+    if not resume:
+      raise UsageError(
+          '--warm_start_from: --model_dir %s already has checkpoints, so the '
+          'warm start would be ignored; pass --resume to continue that run, '
+          'or use a new --model_dir' % model_dir)
+    logging.info('Resuming %s; --warm_start_from is ignored.', model_dir)
+    return None
+  checkpoint = warm_start_from
+  if tf.io.gfile.isdir(warm_start_from):
+    checkpoint = tf.train.latest_checkpoint(warm_start_from)
+  if not checkpoint or not tf.io.gfile.glob(checkpoint + '.index'):
+    raise UsageError('--warm_start_from %s: no checkpoint there'
+                     % warm_start_from)
+  estimator_lib.check_checkpoint(checkpoint, params, 'it cannot warm-start '
+                                 'this network', ignore_prefix='logits/')
+  logging.info('Warm-starting every layer but logits from %s.', checkpoint)
+  return tf.estimator.WarmStartSettings(checkpoint,
+                                        vars_to_warm_start='^(?!logits/).*')
+
+
 def _make_estimator(model_dir, params, save_checkpoints_steps,
-                    log_every_n_steps):
+                    log_every_n_steps, warm_start=None):
   config = estimator_lib.make_run_config(
       model_dir, save_checkpoints_steps=save_checkpoints_steps,
       log_every_n_steps=log_every_n_steps)
   return tf.estimator.Estimator(model_fn=model_fn_lib.model_fn,
-                                params=params, config=config)
+                                params=params, config=config,
+                                warm_start_from=warm_start)
 
 
 def _train_steps(num_train, params, train_epochs, max_train_steps):
@@ -290,7 +395,7 @@ def _export(model_dir, params, export_dir):
   params = dict(params, data_format='channels_last')
   estimator = _make_estimator(model_dir, params, None, 100)
   path = estimator.export_saved_model(
-      export_dir, export_lib.serving_input_receiver_fn(params['image_size']))
+      export_dir, export_lib.serving_input_receiver_fn(params))
   return tf.compat.as_str(path)
 
 
@@ -308,7 +413,7 @@ def _predict(estimator, params, paths, out, gallery=None):
   files = image_folder.expand_paths(paths)
   skipped = input_lib.SkippedFiles()
   predictions = estimator.predict(input_lib.make_predict_input_fn(
-      files, params['batch_size'], params['image_size'], skipped))
+      files, params, skipped))
   pending = iter(files)
   shown = []
   for prediction in predictions:
@@ -340,7 +445,7 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
         epochs_between_evals=1, validation_percent=10.0,
         save_checkpoints_steps=None, log_every_n_steps=10, label_offset=None,
         labels_file=None, use_synthetic_data=False, num_classes=1000,
-        gallery=None, out=None):
+        gallery=None, warm_start_from=None, resume=False, out=None):
   """Runs one CLI mode with plain values; no flags are read here.
 
   Args:
@@ -352,7 +457,8 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
     overrides: dict of hyper-parameter overrides (keys of params.DEFAULTS).
     train_epochs, max_train_steps, epochs_between_evals, validation_percent,
     save_checkpoints_steps, log_every_n_steps, label_offset, labels_file,
-    use_synthetic_data, num_classes, gallery: as the flags of the same names.
+    use_synthetic_data, num_classes, gallery, warm_start_from, resume: as the
+      flags of the same names.
     out: stream for the results (default sys.stdout).
 
   Returns:
@@ -375,6 +481,9 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
   if use_synthetic_data and (mode != 'train' or not max_train_steps):
     raise UsageError('--use_synthetic_data needs --mode train and '
                      '--max_train_steps')
+  if warm_start_from and mode not in ('train', 'train_and_eval'):
+    raise UsageError('--warm_start_from goes with --mode train or '
+                     'train_and_eval')
   if not 0 <= validation_percent < 100:
     raise UsageError('--validation_percent must be in [0, 100), got %g'
                      % validation_percent)
@@ -398,9 +507,11 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
              gallery)
     return None
 
+  _resolve_params(overrides, model_dir)  # a wrong value fails before the scan
   source = open_data(data_dir, validation_percent, label_offset, labels_file,
                      use_synthetic_data, num_classes)
-  params = _resolve_params(overrides, model_dir, source.class_names)
+  params = _resolve_params(overrides, model_dir, source.class_names,
+                           source.num_train)
   # Before any step: the data and settings must fit what model_dir holds.
   estimator_lib.check_compatible(model_dir, params)
   logging.info('%s.', source.description)
@@ -414,15 +525,34 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
         'validation/ folder)' % data_dir)
   if not use_synthetic_data and not source.num_train:
     raise image_folder.DataError('%s has no training images' % data_dir)
-  estimator = _make_estimator(model_dir, params, save_checkpoints_steps,
-                              log_every_n_steps)
   if mode == 'eval':
-    metrics = _evaluate(estimator, source, params)
+    metrics = _evaluate(_make_estimator(model_dir, params, None,
+                                        log_every_n_steps), source, params)
     print(json.dumps(metrics, sort_keys=True), file=out)
     return metrics
+  return _train(mode, model_dir, data_dir, source, params, export_dir,
+                train_epochs, max_train_steps, epochs_between_evals,
+                save_checkpoints_steps, log_every_n_steps, warm_start_from,
+                resume, out)
 
+
+def _train(mode, model_dir, data_dir, source, params, export_dir,
+           train_epochs, max_train_steps, epochs_between_evals,
+           save_checkpoints_steps, log_every_n_steps, warm_start_from, resume,
+           out):
+  """Trains (and evaluates between cycles) to the last step; see run()."""
+  if not params['steps_per_epoch'] and (params['lr_schedule'] == 'step' or
+                                        params['warmup_epochs']):
+    raise UsageError('--lr_schedule step and --warmup_epochs count epochs, '
+                     'which synthetic data does not have')
+  uses_evaluations = schedule.uses_evaluations(params)
+  if uses_evaluations and mode != 'train_and_eval':
+    logging.warning('--mode %s does not evaluate: the plateau schedule keeps '
+                    'its rate and early stopping never stops (use --mode '
+                    'train_and_eval).', mode)
+  warm_start = _warm_start(warm_start_from, model_dir, params, resume)
   estimator_lib.save_model_info(model_dir, source.class_names,
-                                params['image_size'])
+                                params['image_size'], params)
   last_step = _train_steps(source.num_train, params, train_epochs,
                            max_train_steps)
   steps_per_cycle = (last_step if mode == 'train' else
@@ -443,24 +573,58 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
   checkpoint = tf.train.latest_checkpoint(model_dir)
   step = (tf.train.load_variable(checkpoint, 'global_step')
           if checkpoint else 0)
-  if step >= last_step:
+  state = schedule.load(model_dir)
+  if state['stopped_at'] is not None:
+    logging.info('%s stopped early at step %d: no better validation accuracy '
+                 'than %.4f (step %d) for %d evaluations.', model_dir,
+                 state['stopped_at'], state['best_accuracy'],
+                 state['best_step'], params['early_stopping_patience'])
+  elif step >= last_step:
     logging.info('%s is already trained to step %d (of %d).', model_dir, step,
                  last_step)
   elif step:
     logging.info('Resuming %s from step %d.', model_dir, step)
-  while step < last_step:
+  while step < last_step and state['stopped_at'] is None:
     step = min(step + steps_per_cycle, last_step)
+    # A new Estimator each cycle: the plateau schedule may have dropped the
+    # rate, and model_fn reads it from params.
+    cycle_params = dict(params, lr_drops=state['drops'])
+    estimator = _make_estimator(model_dir, cycle_params,
+                                save_checkpoints_steps, log_every_n_steps,
+                                warm_start)
     estimator.train(train_input, hooks=[hook], max_steps=step)
     if mode == 'train_and_eval':
       metrics = _evaluate(estimator, source, params)
       logging.info('Evaluation at step %d: %s', metrics['global_step'],
                    json.dumps(metrics, sort_keys=True))
+      if uses_evaluations:
+        state = _record_evaluation(model_dir, metrics, params)
   _report_skipped(skipped, 'the training set')
   if export_dir:
     print(_export(model_dir, params, export_dir), file=out)
   if metrics is not None:
     print(json.dumps(metrics, sort_keys=True), file=out)
   return metrics
+
+
+def _record_evaluation(model_dir, metrics, params):
+  """Feeds an evaluation to the schedule state; logs a drop or a stop."""
+  state = schedule.record_evaluation(model_dir, metrics['global_step'],
+                                     metrics['accuracy'], params)
+  event = state['history'][-1]['event'] if state['history'] else None
+  if event == 'drop':
+    logging.info('Validation accuracy has not improved on %.4f (step %d) for '
+                 '%d evaluations: learning rate now %g (drop %d of %d).',
+                 state['best_accuracy'], state['best_step'],
+                 params['plateau_patience'],
+                 schedule.learning_rate(state, params), state['drops'],
+                 params['max_lr_drops'])
+  elif event == 'stop':
+    logging.info('Stopping early at step %d: validation accuracy has not '
+                 'improved on %.4f (step %d) for %d evaluations.',
+                 state['stopped_at'], state['best_accuracy'],
+                 state['best_step'], params['early_stopping_patience'])
+  return state
 
 
 class _DropDeprecationNotices(logging_lib.Filter):
@@ -488,7 +652,8 @@ def main(argv):
         log_every_n_steps=FLAGS.log_every_n_steps,
         label_offset=FLAGS.label_offset, labels_file=FLAGS.labels_file,
         use_synthetic_data=FLAGS.use_synthetic_data,
-        num_classes=FLAGS.num_classes, gallery=FLAGS.gallery)
+        num_classes=FLAGS.num_classes, gallery=FLAGS.gallery,
+        warm_start_from=FLAGS.warm_start_from, resume=FLAGS.resume)
   except (UsageError, image_folder.DataError, tfrecords.TFRecordError,
           estimator_lib.ModelDirError) as e:
     _fail(e, 2 if isinstance(e, UsageError) else 1)

@@ -74,7 +74,8 @@ class CliEndToEndTest(tf.test.TestCase):
     checkpoint = tf.train.latest_checkpoint(self.model_dir)
     self.assertEqual(tf.train.load_variable(checkpoint, 'global_step'), 2)
     info = estimator_lib.load_model_info(self.model_dir)
-    self.assertEqual(info, {'class_names': list(CLASSES), 'image_size': 67})
+    self.assertEqual((info['class_names'], info['image_size'], info['recipe'],
+                      info['conv_groups']), (list(CLASSES), 67, 'tutorial', 1))
     # Progress: step, loss, images/sec and steps left in the log.
     self.assertRegex(stderr, r'step 2/2 +loss [0-9.]+ +[0-9.]+ images/sec +'
                              r'0 steps left')
@@ -324,6 +325,19 @@ class CliErrorTest(tf.test.TestCase):
     self.assertFailsNaming(['--validation_percent'], '--validation_percent',
                            '100', *common)
     self.assertFalse(os.path.exists(model))  # failed before any work
+
+  def test_bad_recipe_values_fail_before_the_data_is_read(self):
+    missing = os.path.join(self.root, 'no_such_data')
+    common = ['--data_dir', missing, '--model_dir',
+              os.path.join(self.root, 'm')]
+    self.assertFailsNaming(['--conv_groups', '3'], '--conv_groups', '3',
+                           *common)
+    self.assertFailsNaming(['--eval_crops', 'preprocessing paper'],
+                           '--eval_crops', '10', *common)
+    self.assertFailsNaming(['--resize_side', '227'], '--recipe', 'paper',
+                           '--resize_side', '200', *common)
+    self.assertFailsNaming(['--warm_start_from'], '--mode', 'eval',
+                           '--warm_start_from', self.root, *common)
 
   def test_gallery_needs_predict(self):
     self.assertFailsNaming(['--gallery'], '--mode', 'eval', '--data_dir',
