@@ -161,21 +161,37 @@ def pool3_side(image_size):
   return side
 
 
-def gpu_available():
-  """True when TensorFlow can place work on a GPU here."""
-  return (tf.test.is_built_with_cuda() and
-          tf.test.is_gpu_available(cuda_only=True))
-
-
 def make_run_config(model_dir, save_checkpoints_steps=None, log_every_n_steps=100,
-                    session_config=None):
-  """RunConfig with soft placement, so the run uses a GPU if there is one."""
+                    session_config=None, train_distribute=None,
+                    enable_xla=False, virtual_cpus=1):
+  """RunConfig with soft placement, so the run uses a GPU if there is one.
+
+  Args:
+    model_dir: the run's folder.
+    save_checkpoints_steps: checkpoint cadence (default: every 10 minutes).
+    log_every_n_steps: progress and summary cadence.
+    session_config: optional tf.ConfigProto to start from.
+    train_distribute: optional tf.distribute.Strategy for training.
+    enable_xla: turn on XLA's JIT compilation for the whole graph.
+    virtual_cpus: CPU devices the session makes (mirroring without GPUs).
+  """
+  if session_config is None:
+    # Under TF_CONFIG, RunConfig's own default carries the device filters
+    # that keep each worker talking to the parameter servers only, so a dead
+    # worker stalls nobody; on one machine it is None.
+    session_config = tf.estimator.RunConfig().session_config
   config = session_config or tf.ConfigProto()
   config.allow_soft_placement = True
   config.gpu_options.allow_growth = True
+  if virtual_cpus > 1:
+    config.device_count['CPU'] = virtual_cpus
+  if enable_xla:
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf.OptimizerOptions.ON_1)
   kwargs = dict(model_dir=model_dir, session_config=config,
                 log_step_count_steps=log_every_n_steps,
-                save_summary_steps=log_every_n_steps)
+                save_summary_steps=log_every_n_steps,
+                train_distribute=train_distribute)
   if save_checkpoints_steps:
     kwargs['save_checkpoints_steps'] = save_checkpoints_steps
     kwargs['save_checkpoints_secs'] = None

@@ -177,7 +177,9 @@ def alexnet(images, is_training, params):
   net = tf.layers.dropout(net, rate=rate, training=is_training, name='dropout1')
   net = _dense(net, 4096, 'dense2', params)
   net = tf.layers.dropout(net, rate=rate, training=is_training, name='dropout2')
-  return _dense(net, params['num_classes'], 'logits', params, activation=None)
+  logits = _dense(net, params['num_classes'], 'logits', params,
+                  activation=None)
+  return tf.cast(logits, tf.float32)  # softmax and loss in fp32 under AMP
 
 
 def _predictions(logits, probabilities, params):
@@ -239,6 +241,11 @@ def _train_op(loss, params):
     optimizer = tf.train.AdamOptimizer(learning_rate)
   else:
     optimizer = tf.train.GradientDescentOptimizer(learning_rate)
+  if params['dtype'] == 'fp16':
+    # Grappler's AMP pass runs the GPU kernels it can in float16; the wrapper
+    # scales the loss (dynamically) so small fp16 gradients do not vanish.
+    optimizer = tf.train.experimental.enable_mixed_precision_graph_rewrite(
+        optimizer, loss_scale='dynamic')
   # No layer has UPDATE_OPS today; the dependency keeps that true if one does.
   with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
     return optimizer.minimize(loss, global_step=tf.train.get_global_step())

@@ -19,6 +19,7 @@ INITS = ('tutorial', 'paper', 'caffe')
 LR_SCHEDULES = ('constant', 'plateau', 'step')
 PREPROCESSINGS = ('tutorial', 'paper')
 EVAL_CROPS = (1, 10)
+DTYPES = ('fp32', 'fp16')
 
 DEFAULTS = dict(
     # Side of the square network input; the tutorial resizes to 224x224x3.
@@ -40,6 +41,9 @@ DEFAULTS = dict(
     # Layout of the convolutions. Inputs are always NHWC; 'channels_first'
     # (NCHW) is faster on GPUs and is what train.py picks when one is present.
     data_format='channels_last',
+    # 'fp16': automatic mixed precision (TF's graph rewrite, dynamic loss
+    # scaling) in training; it changes GPU kernels only, and logits stay fp32.
+    dtype='fp32',
     # Training input. A random crop (area 8%-100%, aspect 3/4-4/3) before the
     # resize; the tutorial resizes the whole image (False).
     random_crop=False,
@@ -207,7 +211,7 @@ def _validate(p):
   for key in ('random_crop', 'cache_input', 'sloppy_input'):
     _check(isinstance(p[key], bool), key, 'must be True or False, got %r'
            % (p[key],))
-  for key, allowed in (('data_format', DATA_FORMATS),
+  for key, allowed in (('data_format', DATA_FORMATS), ('dtype', DTYPES),
                        ('lrn_convention', LRN_CONVENTIONS),
                        ('conv_groups', (1, 2)), ('init', INITS),
                        ('lr_schedule', LR_SCHEDULES),

@@ -1,0 +1,141 @@
+"""Devices for a run: distribution strategy, per-replica batch, GPU threads.
+
+After tensorflow/models' TF1 `official/utils/misc/distribution_utils.py`:
+`--distribution_strategy` is one of
+
+  default      no strategy on one device (TensorFlow places the work on the
+               GPU if there is one); MirroredStrategy over the GPUs when
+               num_gpus > 1.
+  off          no strategy; one device at most.
+  one_device   OneDeviceStrategy on GPU 0, or on the CPU without GPUs.
+  mirrored     MirroredStrategy (in-graph replication, all-reduce) over the
+               GPUs, or over `virtual_cpus` CPU devices without GPUs.
+
+`--batch_size` is global: each of N replicas gets batch_size / N images.
+"""
+import collections
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ('default', 'off', 'one_device', 'mirrored')
+GPU_THREAD_MODES = ('global', 'gpu_private', 'gpu_shared')
+
+
+class DistributionError(ValueError):
+  """The devices asked for cannot work together; the message names the flag."""
+
+
+# What a run's Estimator needs to know of its devices (see make_devices).
+Devices = collections.namedtuple('Devices', [
+    'strategy', 'num_gpus', 'replicas', 'virtual_cpus', 'enable_xla'])
+
+SINGLE_DEVICE = Devices(None, 0, 1, 1, False)
+
+
+def visible_gpus():
+  """How many GPUs TensorFlow sees here (0 on a CPU-only build)."""
+  if not tf.test.is_built_with_cuda():
+    return 0
+  from tensorflow.python.client import device_lib  # pylint: disable=g-import-not-at-top
+  return sum(1 for d in device_lib.list_local_devices()
+             if d.device_type == 'GPU')
+
+
+def make_devices(distribution_strategy='default', num_gpus=None,
+                 virtual_cpus=1, enable_xla=False, gpu_thread_mode='global'):
+  """The run's Devices from the device flags; sets the GPU thread mode.
+
+  Args:
+    distribution_strategy: one of STRATEGIES.
+    num_gpus: GPUs to use; None: all that TensorFlow sees.
+    virtual_cpus: CPU devices for `mirrored` without GPUs.
+    enable_xla: XLA JIT for the whole graph.
+    gpu_thread_mode: one of GPU_THREAD_MODES.
+
+  Raises:
+    DistributionError: the flags cannot work together, or ask for more GPUs
+      than there are.
+  """
+  if gpu_thread_mode not in GPU_THREAD_MODES:
+    raise DistributionError('--tf_gpu_thread_mode must be one of %s, got %r'
+                            % (', '.join(GPU_THREAD_MODES), gpu_thread_mode))
+  visible = visible_gpus()
+  if num_gpus is None:
+    num_gpus = visible
+  elif num_gpus > visible:
+    raise DistributionError('--num_gpus %d, but TensorFlow sees %d GPU(s) '
+                            'here' % (num_gpus, visible))
+  strategy = get_strategy(distribution_strategy, num_gpus, virtual_cpus)
+  set_gpu_thread_mode(gpu_thread_mode, num_gpus)
+  return Devices(strategy, num_gpus, num_replicas(strategy), virtual_cpus,
+                 enable_xla)
+
+
+def get_strategy(name, num_gpus, virtual_cpus=1):
+  """Returns a tf.distribute.Strategy, or None for plain single-device runs.
+
+  Args:
+    name: one of STRATEGIES.
+    num_gpus: GPUs to use (0 for the CPU).
+    virtual_cpus: without GPUs, how many CPU devices `mirrored` spreads over
+      (the session must create them: estimator.make_run_config does).
+
+  Raises:
+    DistributionError: the combination cannot work.
+  """
+  if name not in STRATEGIES:
+    raise DistributionError('--distribution_strategy must be one of %s, got %r'
+                            % (', '.join(STRATEGIES), name))
+  if num_gpus < 0 or virtual_cpus < 1:
+    raise DistributionError('--num_gpus must be >= 0 and --virtual_cpus >= 1')
+  if virtual_cpus > 1 and (num_gpus or name != 'mirrored'):
+    raise DistributionError('--virtual_cpus goes with --distribution_strategy '
+                            'mirrored and no GPU')
+  if name == 'off' or (name == 'default' and num_gpus <= 1):
+    if num_gpus > 1:
+      raise DistributionError('--distribution_strategy off uses one device, '
+                              'but --num_gpus is %d' % num_gpus)
+    return None
+  if name == 'one_device':
+    if num_gpus > 1:
+      raise DistributionError('--distribution_strategy one_device uses one '
+                              'device, but --num_gpus is %d' % num_gpus)
+    return tf.distribute.OneDeviceStrategy(
+        '/device:GPU:0' if num_gpus else '/device:CPU:0')
+  if num_gpus:
+    devices = ['/device:GPU:%d' % i for i in range(num_gpus)]
+  else:
+    devices = ['/device:CPU:%d' % i for i in range(virtual_cpus)]
+  return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def num_replicas(strategy):
+  return strategy.num_replicas_in_sync if strategy is not None else 1
+
+
+def per_replica_batch_size(batch_size, replicas):
+  """The batch each replica's input pipeline makes of a global `batch_size`.
+
+  Raises:
+    DistributionError: batch_size does not split evenly.
+  """
+  if batch_size % replicas:
+    raise DistributionError('--batch_size %d does not split over %d replicas; '
+                            'use a multiple of %d' % (batch_size, replicas,
+                                                      replicas))
+  return batch_size // replicas
+
+
+def set_gpu_thread_mode(mode, num_gpus, threads_per_gpu=2):
+  """Sets TF_GPU_THREAD_MODE before any session, as tf_cnn_benchmarks does.
+
+  'gpu_private' gives each GPU its own threads to launch kernels, so a busy
+  input pipeline cannot delay them. Returns the environment it set.
+  """
+  if mode == 'global':
+    return {}
+  env = {'TF_GPU_THREAD_MODE': mode,
+         'TF_GPU_THREAD_COUNT': str(threads_per_gpu)}
+  os.environ.update(env)
+  return env
