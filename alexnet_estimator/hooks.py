@@ -28,6 +28,11 @@ class ProgressHook(tf.estimator.SessionRunHook):
     self._calls = 0
     self._start = None  # (time, step) of the window's first step
 
+  @property
+  def steps_run(self):
+    """Training steps this process ran (the global step counts all)."""
+    return self._calls
+
   def begin(self):
     self._global_step = tf.train.get_global_step()
     self._loss = tf.get_default_graph().get_tensor_by_name('cross_entropy:0')

@@ -32,6 +32,8 @@ from absl import logging
 import tensorflow as tf
 
 from alexnet_estimator import cli
+from alexnet_estimator import cluster
+from alexnet_estimator import distribution
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import export as export_lib
 from alexnet_estimator import hooks as hooks_lib
@@ -64,6 +66,11 @@ flags.DEFINE_integer('max_train_steps', None, 'If set, stop training at this '
                      'global step even if --train_epochs asks for more.')
 flags.DEFINE_integer('epochs_between_evals', 1, 'With train_and_eval: '
                      'epochs of training between evaluations.')
+flags.DEFINE_integer('steps_between_evals', None, 'With train_and_eval: '
+                     'steps between evaluations (instead of '
+                     '--epochs_between_evals). In a cluster the evaluator '
+                     'evaluates each checkpoint, so this sets the checkpoint '
+                     'cadence too.')
 flags.DEFINE_float('validation_percent', 10.0, 'Share of each class held out '
                    'for validation when --data_dir has no validation folder.')
 flags.DEFINE_integer('save_checkpoints_steps', None, 'Checkpoint every this '
@@ -112,6 +119,37 @@ flags.DEFINE_boolean('sloppy_input', None, 'Let fast images overtake slow '
                      'ones in the input: faster, order not reproducible.')
 flags.DEFINE_integer('datasets_num_private_threads', None, 'Threads of '
                      'tf.data\'s own pool (default: share TensorFlow\'s).')
+flags.DEFINE_enum('dtype', None, params_lib.DTYPES, 'fp16: automatic mixed '
+                  'precision in training (graph rewrite, dynamic loss '
+                  'scaling; GPUs only gain from it). Default fp32.')
+
+# Devices (see distribution.py).
+flags.DEFINE_integer('num_gpus', None, 'GPUs to use (default: all that '
+                     'TensorFlow sees; 0 for the CPU).')
+flags.DEFINE_enum('distribution_strategy', 'default', distribution.STRATEGIES,
+                  'default: one device, or MirroredStrategy over --num_gpus > '
+                  '1; off: no strategy; one_device: OneDeviceStrategy; '
+                  'mirrored: MirroredStrategy (over --virtual_cpus CPU devices '
+                  'without GPUs). --batch_size is global.')
+flags.DEFINE_integer('virtual_cpus', 1, 'With --distribution_strategy '
+                     'mirrored and no GPU: split the CPU into this many '
+                     'devices (tries the multi-device path without GPUs).')
+flags.DEFINE_boolean('enable_xla', False, 'Compile the graph with XLA\'s JIT.')
+flags.DEFINE_enum('tf_gpu_thread_mode', 'global',
+                  distribution.GPU_THREAD_MODES, 'gpu_private: each GPU gets '
+                  'its own kernel-launch threads (TF_GPU_THREAD_MODE).')
+
+# Several machines (see cluster.py). TF_CONFIG in the environment works too.
+flags.DEFINE_list('worker_hosts', None, 'host:port of each training task; the '
+                  'first is the chief. With --ps_hosts, --task_type and '
+                  '--task_index these write TF_CONFIG.')
+flags.DEFINE_list('ps_hosts', [], 'host:port of each parameter server.')
+flags.DEFINE_enum('task_type', None, ('worker', 'chief', 'ps', 'evaluator'),
+                  'This process\'s task: worker (worker 0 is the chief), ps '
+                  'or evaluator.')
+flags.DEFINE_integer('task_index', 0, 'Index into --worker_hosts or '
+                     '--ps_hosts.')
+
 # The recipe and its pieces (issue: the paper's recipe beside the tutorial's).
 _PAPER = params_lib.RECIPES['paper']
 flags.DEFINE_enum('recipe', None, params_lib.RECIPE_NAMES, 'tutorial '
@@ -181,7 +219,8 @@ _HYPER_PARAMETER_FLAGS = ('batch_size', 'learning_rate', 'optimizer',
                           'lr_decay_factor', 'lr_decay_epochs',
                           'plateau_patience', 'max_lr_drops', 'warmup_epochs',
                           'early_stopping_patience', 'preprocessing',
-                          'resize_side', 'pca_lighting', 'eval_crops')
+                          'resize_side', 'pca_lighting', 'eval_crops',
+                          'dtype')
 
 
 class UsageError(ValueError):
@@ -222,7 +261,8 @@ def check_flags(mode, data_dir, model_dir, export_dir, predict_paths,
     _positive(name, value)
 
 
-def _resolve_params(overrides, model_dir, class_names=None, num_train=0):
+def _resolve_params(overrides, model_dir, class_names=None, num_train=0,
+                    num_gpus=None):
   """Full params for this run: flags, then the model's description, defaults.
 
   Raises:
@@ -233,9 +273,10 @@ def _resolve_params(overrides, model_dir, class_names=None, num_train=0):
     overrides['class_names'] = list(class_names)
     overrides['num_classes'] = len(class_names)
   overrides = estimator_lib.with_model_info(model_dir, overrides)
-  if overrides.get('data_format') is None:
-    overrides['data_format'] = ('channels_first'
-                                if estimator_lib.gpu_available()
+  if overrides.get('data_format') is None:  # NCHW when training on GPUs
+    if num_gpus is None:
+      num_gpus = distribution.visible_gpus()
+    overrides['data_format'] = ('channels_first' if num_gpus
                                 else 'channels_last')
   try:
     params = params_lib.make_params(overrides)
@@ -279,10 +320,14 @@ def _warm_start(warm_start_from, model_dir, params, resume):
 
 
 def _make_estimator(model_dir, params, save_checkpoints_steps,
-                    log_every_n_steps, warm_start=None):
+                    log_every_n_steps, warm_start=None,
+                    devices=distribution.SINGLE_DEVICE):
+  """An Estimator; `devices` (distribution.Devices) place its training."""
   config = estimator_lib.make_run_config(
       model_dir, save_checkpoints_steps=save_checkpoints_steps,
-      log_every_n_steps=log_every_n_steps)
+      log_every_n_steps=log_every_n_steps,
+      train_distribute=devices.strategy, enable_xla=devices.enable_xla,
+      virtual_cpus=devices.virtual_cpus)
   return tf.estimator.Estimator(model_fn=model_fn_lib.model_fn,
                                 params=params, config=config,
                                 warm_start_from=warm_start)
@@ -322,32 +367,42 @@ DataSource = collections.namedtuple('DataSource', [
     'eval_input_fn', 'scan_input_fn', 'description'])
 
 
-def _folder_source(data_dir, validation_percent):
+def _folder_source(data_dir, validation_percent, task=None):
   data = image_folder.find(data_dir, validation_percent)
+  # In a cluster each training task reads every num_trainers-th file.
+  train_files = cluster.shard(data.train.files, task)
+  train_labels = cluster.shard(data.train.labels, task)
   return DataSource(
       data.class_names, len(data.train.files), len(data.validation.files),
       lambda params, skipped: input_lib.make_input_fn(
-          data.train.files, data.train.labels, True, params, skipped),
+          train_files, train_labels, True, params, skipped),
       lambda params, skipped: input_lib.make_input_fn(
           data.validation.files, data.validation.labels, False, params,
           skipped),
       lambda params, skipped: input_lib.make_input_fn(
-          data.train.files, data.train.labels, False, params, skipped),
+          train_files, train_labels, False, params, skipped),
       '%s: %d classes, %d training and %d validation files (%s layout)' % (
           data_dir, len(data.class_names), len(data.train.files),
           len(data.validation.files), data.layout))
 
 
-def _tfrecord_source(data_dir, label_offset, labels_file):
+def _tfrecord_source(data_dir, label_offset, labels_file, task=None):
   records = tfrecords.describe(data_dir, label_offset, labels_file)
+  # In a cluster each training task reads every num_trainers-th shard.
+  train_shards = cluster.shard(records.train, task)
+  if not train_shards:
+    raise tfrecords.TFRecordError(
+        '%s: %d training shards cannot be split over %d training tasks; '
+        'write at least as many shards as tasks' % (
+            data_dir, len(records.train), task.num_trainers))
   return DataSource(
       records.class_names, records.num_train, records.num_validation,
       lambda params, skipped: input_lib.make_tfrecord_input_fn(
-          records.train, True, params, skipped, records.label_offset),
+          train_shards, True, params, skipped, records.label_offset),
       lambda params, skipped: input_lib.make_tfrecord_input_fn(
           records.validation, False, params, skipped, records.label_offset),
       lambda params, skipped: input_lib.make_tfrecord_input_fn(
-          records.train, False, params, skipped, records.label_offset),
+          train_shards, False, params, skipped, records.label_offset),
       '%s: %d classes, %d training records in %d shards, %d validation '
       'records in %d shards (TFRecords, label offset %d)' % (
           data_dir, len(records.class_names), records.num_train,
@@ -377,16 +432,18 @@ def _first_batch_exists(input_fn):
 
 
 def open_data(data_dir, validation_percent=10.0, label_offset=None,
-              labels_file=None, use_synthetic_data=False, num_classes=1000):
+              labels_file=None, use_synthetic_data=False, num_classes=1000,
+              task=None):
   """The run's data: synthetic, TFRecord shards, or an image folder tree.
 
   The format of `data_dir` is detected: train-* shards mean TFRecords.
+  `task` (cluster.Task): training reads only this task's share.
   """
   if use_synthetic_data:
     return _synthetic_source(num_classes)
   if tfrecords.is_tfrecord_dir(data_dir):
-    return _tfrecord_source(data_dir, label_offset, labels_file)
-  return _folder_source(data_dir, validation_percent)
+    return _tfrecord_source(data_dir, label_offset, labels_file, task)
+  return _folder_source(data_dir, validation_percent, task)
 
 
 def _export(model_dir, params, export_dir):
@@ -445,7 +502,10 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
         epochs_between_evals=1, validation_percent=10.0,
         save_checkpoints_steps=None, log_every_n_steps=10, label_offset=None,
         labels_file=None, use_synthetic_data=False, num_classes=1000,
-        gallery=None, warm_start_from=None, resume=False, out=None):
+        gallery=None, warm_start_from=None, resume=False, out=None,
+        distribution_strategy='default', num_gpus=None, virtual_cpus=1,
+        enable_xla=False, tf_gpu_thread_mode='global', tf_config=None,
+        steps_between_evals=None):
   """Runs one CLI mode with plain values; no flags are read here.
 
   Args:
@@ -457,12 +517,18 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
     overrides: dict of hyper-parameter overrides (keys of params.DEFAULTS).
     train_epochs, max_train_steps, epochs_between_evals, validation_percent,
     save_checkpoints_steps, log_every_n_steps, label_offset, labels_file,
-    use_synthetic_data, num_classes, gallery, warm_start_from, resume: as the
-      flags of the same names.
+    use_synthetic_data, num_classes, gallery, warm_start_from, resume,
+    distribution_strategy, num_gpus, virtual_cpus, enable_xla,
+    tf_gpu_thread_mode, steps_between_evals: as the flags of the same names.
     out: stream for the results (default sys.stdout).
+    tf_config: a TF_CONFIG dict to run as a task of a cluster (it is written
+      to the environment, where RunConfig reads it); None: the environment's
+      TF_CONFIG, if any.
 
   Returns:
-    eval: the metrics dict; export: the SavedModel path; else None.
+    eval: the metrics dict; export: the SavedModel path; a parameter server:
+    its tf.distribute.Server, which must outlive the process (end it with
+    os._exit); else None.
 
   Raises:
     UsageError, image_folder.DataError, estimator.ModelDirError: the run cannot
@@ -476,7 +542,8 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
                'epochs_between_evals': epochs_between_evals,
                'save_checkpoints_steps': save_checkpoints_steps,
                'log_every_n_steps': log_every_n_steps,
-               'num_classes': num_classes},
+               'num_classes': num_classes,
+               'steps_between_evals': steps_between_evals},
               use_synthetic_data, gallery)
   if use_synthetic_data and (mode != 'train' or not max_train_steps):
     raise UsageError('--use_synthetic_data needs --mode train and '
@@ -488,6 +555,7 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
     raise UsageError('--validation_percent must be in [0, 100), got %g'
                      % validation_percent)
 
+  task = _cluster_task(tf_config, mode, distribution_strategy, num_gpus)
   if mode in ('predict', 'export'):
     if estimator_lib.load_model_info(model_dir) is None:
       raise estimator_lib.ModelDirError(
@@ -507,11 +575,23 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
              gallery)
     return None
 
-  _resolve_params(overrides, model_dir)  # a wrong value fails before the scan
+  try:
+    devices = distribution.make_devices(distribution_strategy, num_gpus,
+                                        virtual_cpus, enable_xla,
+                                        tf_gpu_thread_mode)
+  except distribution.DistributionError as e:
+    raise UsageError(str(e))
+  # Wrong values fail before the data scan.
+  params = _resolve_params(overrides, model_dir, num_gpus=devices.num_gpus)
+  _per_replica_params(params, devices)
+  if task is not None and schedule.uses_evaluations(params):
+    raise UsageError('--lr_schedule plateau and --early_stopping_patience '
+                     'follow evaluations on one machine; in a cluster use '
+                     '--lr_schedule step or constant')
   source = open_data(data_dir, validation_percent, label_offset, labels_file,
-                     use_synthetic_data, num_classes)
+                     use_synthetic_data, num_classes, task)
   params = _resolve_params(overrides, model_dir, source.class_names,
-                           source.num_train)
+                           source.num_train, devices.num_gpus)
   # Before any step: the data and settings must fit what model_dir holds.
   estimator_lib.check_compatible(model_dir, params)
   logging.info('%s.', source.description)
@@ -530,16 +610,65 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
                                         log_every_n_steps), source, params)
     print(json.dumps(metrics, sort_keys=True), file=out)
     return metrics
+  last_step = _train_steps(source.num_train, params, train_epochs,
+                           max_train_steps)
+  steps_per_cycle = steps_between_evals or _train_steps(
+      source.num_train, params, epochs_between_evals, None)
+  if task is not None:
+    return _train_in_cluster(task, mode, model_dir, data_dir, source, params,
+                             export_dir, last_step, steps_per_cycle,
+                             save_checkpoints_steps, log_every_n_steps,
+                             warm_start_from, resume, out)
   return _train(mode, model_dir, data_dir, source, params, export_dir,
-                train_epochs, max_train_steps, epochs_between_evals,
-                save_checkpoints_steps, log_every_n_steps, warm_start_from,
-                resume, out)
+                last_step, steps_per_cycle, save_checkpoints_steps,
+                log_every_n_steps, warm_start_from, resume, out, devices)
 
 
-def _train(mode, model_dir, data_dir, source, params, export_dir,
-           train_epochs, max_train_steps, epochs_between_evals,
-           save_checkpoints_steps, log_every_n_steps, warm_start_from, resume,
-           out):
+def _cluster_task(tf_config, mode, distribution_strategy, num_gpus):
+  """This process's cluster.Task (None on one machine); checks the mode.
+
+  Raises:
+    UsageError: TF_CONFIG or the cluster flags are wrong, or the mode and
+      device flags cannot run in a cluster.
+  """
+  if tf_config is not None:
+    os.environ['TF_CONFIG'] = json.dumps(tf_config)
+  try:
+    task = cluster.current_task()
+  except cluster.ClusterError as e:
+    raise UsageError(str(e))
+  if task is None:
+    return None
+  if mode not in ('train', 'train_and_eval'):
+    raise UsageError('a cluster task (TF_CONFIG) runs --mode train or '
+                     'train_and_eval, not %s' % mode)
+  if task.type == 'evaluator' and mode != 'train_and_eval':
+    raise UsageError('--task_type evaluator needs --mode train_and_eval')
+  if distribution_strategy not in ('default', 'off') or (num_gpus or 0) > 1:
+    raise UsageError('--distribution_strategy %s: a cluster task uses one '
+                     'device (between-graph replication over the parameter '
+                     'servers)' % distribution_strategy)
+  logging.info('Cluster task %s %d of %s.', task.type, task.index,
+               json.dumps(task.cluster, sort_keys=True))
+  return task
+
+
+def _per_replica_params(params, devices):
+  """params for each replica's input pipeline: its share of the batch.
+
+  Raises:
+    UsageError: --batch_size does not split over the replicas.
+  """
+  try:
+    return dict(params, batch_size=distribution.per_replica_batch_size(
+        params['batch_size'], devices.replicas))
+  except distribution.DistributionError as e:
+    raise UsageError(str(e))
+
+
+def _train(mode, model_dir, data_dir, source, params, export_dir, last_step,
+           steps_per_cycle, save_checkpoints_steps, log_every_n_steps,
+           warm_start_from, resume, out, devices=distribution.SINGLE_DEVICE):
   """Trains (and evaluates between cycles) to the last step; see run()."""
   if not params['steps_per_epoch'] and (params['lr_schedule'] == 'step' or
                                         params['warmup_epochs']):
@@ -553,20 +682,17 @@ def _train(mode, model_dir, data_dir, source, params, export_dir,
   warm_start = _warm_start(warm_start_from, model_dir, params, resume)
   estimator_lib.save_model_info(model_dir, source.class_names,
                                 params['image_size'], params)
-  last_step = _train_steps(source.num_train, params, train_epochs,
-                           max_train_steps)
-  steps_per_cycle = (last_step if mode == 'train' else
-                     _train_steps(source.num_train, params,
-                                  epochs_between_evals, None))
+  if mode == 'train':
+    steps_per_cycle = last_step
   skipped = input_lib.SkippedFiles()
-  # Training repeats forever: were no image readable, it would spin on
-  # skipping them. Reading up to the first good one rules that out.
-  if source.scan_input_fn and not _first_batch_exists(
-      source.scan_input_fn(params, skipped)):
-    raise image_folder.DataError('%s: none of its %d training files is a '
-                                 'readable image' % (data_dir,
-                                                     source.num_train))
-  train_input = source.train_input_fn(params, skipped)
+  _check_readable(source, params, skipped, data_dir)
+  # --batch_size is global: with N replicas each input pipeline makes 1/N.
+  train_input = source.train_input_fn(_per_replica_params(params, devices),
+                                      skipped)
+  if devices.replicas > 1:
+    logging.info('Training on %d replicas (%s), %d images each per step.',
+                 devices.replicas, type(devices.strategy).__name__,
+                 params['batch_size'] // devices.replicas)
   hook = hooks_lib.ProgressHook(params['batch_size'], last_step,
                                 log_every_n_steps)
   metrics = None
@@ -591,7 +717,7 @@ def _train(mode, model_dir, data_dir, source, params, export_dir,
     cycle_params = dict(params, lr_drops=state['drops'])
     estimator = _make_estimator(model_dir, cycle_params,
                                 save_checkpoints_steps, log_every_n_steps,
-                                warm_start)
+                                warm_start, devices)
     estimator.train(train_input, hooks=[hook], max_steps=step)
     if mode == 'train_and_eval':
       metrics = _evaluate(estimator, source, params)
@@ -605,6 +731,78 @@ def _train(mode, model_dir, data_dir, source, params, export_dir,
   if metrics is not None:
     print(json.dumps(metrics, sort_keys=True), file=out)
   return metrics
+
+
+def _check_readable(source, params, skipped, data_dir):
+  """Raises DataError unless the training data has a readable image.
+
+  Training repeats forever: were no image readable, it would spin on skipping
+  them. Reading up to the first good one rules that out.
+  """
+  if source.scan_input_fn and not _first_batch_exists(
+      source.scan_input_fn(params, skipped)):
+    raise image_folder.DataError('%s: none of its %d training files is a '
+                                 'readable image' % (data_dir,
+                                                     source.num_train))
+
+
+def _train_in_cluster(task, mode, model_dir, data_dir, source, params,
+                      export_dir,
+                      last_step, steps_between_evals, save_checkpoints_steps,
+                      log_every_n_steps, warm_start_from, resume, out):
+  """Runs this task of a cluster through tf.estimator.train_and_evaluate.
+
+  The chief and the workers train (each on its share of the data) to
+  `last_step` of the shared global step, then mark themselves done; the
+  evaluator evaluates each new checkpoint, which the chief writes every
+  `steps_between_evals` steps unless --save_checkpoints_steps says otherwise;
+  a parameter server serves until the training tasks are done (cluster.py).
+  """
+  if task.type == 'ps':
+    return cluster.run_ps(task, model_dir, last_step)
+  if mode == 'train_and_eval' and not source.num_validation:
+    raise image_folder.DataError('%s has no validation images'
+                                 % source.description)
+  warm_start = None
+  if task.type == 'chief':
+    warm_start = _warm_start(warm_start_from, model_dir, params, resume)
+    estimator_lib.save_model_info(model_dir, source.class_names,
+                                  params['image_size'], params)
+  skipped = input_lib.SkippedFiles()
+  if task.type != 'evaluator':
+    _check_readable(source, params, skipped, data_dir)
+  if mode == 'train_and_eval':
+    save_checkpoints_steps = save_checkpoints_steps or steps_between_evals
+  estimator = _make_estimator(model_dir, params, save_checkpoints_steps,
+                              log_every_n_steps, warm_start)
+  hook = hooks_lib.ProgressHook(params['batch_size'], last_step,
+                                log_every_n_steps)
+  train_spec = tf.estimator.TrainSpec(source.train_input_fn(params, skipped),
+                                      max_steps=last_step, hooks=[hook])
+  eval_skipped = input_lib.SkippedFiles()
+  eval_input = (source.eval_input_fn(params, eval_skipped)
+                if source.num_validation else _no_evaluation)
+  # throttle_secs=1: the evaluator looks for a new checkpoint every second.
+  eval_spec = tf.estimator.EvalSpec(eval_input, steps=None,
+                                    start_delay_secs=0, throttle_secs=1)
+  tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+  if task.type == 'evaluator':
+    _report_skipped(eval_skipped, 'the validation set')
+    logging.info('Evaluator done: the checkpoint reached step %d.',
+                 last_step)
+    return None
+  _report_skipped(skipped, 'this task\'s share of the training set')
+  cluster.mark_done(model_dir, task, last_step, hook.steps_run)
+  logging.info('%s %d done: the global step reached %d; this task ran %d '
+               'steps.', task.type, task.index, last_step, hook.steps_run)
+  if export_dir and task.type == 'chief':
+    print(_export(model_dir, params, export_dir), file=out)
+  return None
+
+
+def _no_evaluation():
+  raise UsageError('--mode train has no evaluation: run the evaluator task '
+                   'with --mode train_and_eval')
 
 
 def _record_evaluation(model_dir, metrics, params):
@@ -642,7 +840,17 @@ def main(argv):
   tf_logger.addFilter(_DropDeprecationNotices())
   overrides = {k: getattr(FLAGS, k) for k in _HYPER_PARAMETER_FLAGS}
   try:
-    run(FLAGS.mode, FLAGS.model_dir, data_dir=FLAGS.data_dir,
+    tf_config = None
+    if FLAGS.task_type or FLAGS.worker_hosts:
+      if not FLAGS.task_type:
+        raise UsageError('--worker_hosts needs --task_type')
+      try:
+        tf_config = cluster.tf_config_from_flags(
+            FLAGS.worker_hosts, FLAGS.ps_hosts, FLAGS.task_type,
+            FLAGS.task_index)
+      except cluster.ClusterError as e:
+        raise UsageError(str(e))
+    result = run(FLAGS.mode, FLAGS.model_dir, data_dir=FLAGS.data_dir,
         export_dir=FLAGS.export_dir, predict_paths=argv[1:],
         overrides=overrides, train_epochs=FLAGS.train_epochs,
         max_train_steps=FLAGS.max_train_steps,
@@ -653,10 +861,21 @@ def main(argv):
         label_offset=FLAGS.label_offset, labels_file=FLAGS.labels_file,
         use_synthetic_data=FLAGS.use_synthetic_data,
         num_classes=FLAGS.num_classes, gallery=FLAGS.gallery,
-        warm_start_from=FLAGS.warm_start_from, resume=FLAGS.resume)
+        warm_start_from=FLAGS.warm_start_from, resume=FLAGS.resume,
+        distribution_strategy=FLAGS.distribution_strategy,
+        num_gpus=FLAGS.num_gpus, virtual_cpus=FLAGS.virtual_cpus,
+        enable_xla=FLAGS.enable_xla,
+        tf_gpu_thread_mode=FLAGS.tf_gpu_thread_mode, tf_config=tf_config,
+        steps_between_evals=FLAGS.steps_between_evals)
   except (UsageError, image_folder.DataError, tfrecords.TFRecordError,
           estimator_lib.ModelDirError) as e:
     _fail(e, 2 if isinstance(e, UsageError) else 1)
+  if isinstance(result, tf.distribute.Server):
+    # A parameter server whose work is done. TF 1.15 cannot stop a server
+    # (its destructor aborts the process), so leave without destroying it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # pylint: disable=protected-access
 
 
 PROGRAM = 'alexnet_estimator.train'

@@ -1,0 +1,212 @@
+"""Several machines: TF_CONFIG, each task's role, and the ps's lifetime.
+
+TensorFlow's own distributed runtime does the work: `tf.estimator.RunConfig`
+reads the `TF_CONFIG` environment variable and `tf.estimator.train_and_evaluate`
+runs the task it names (between-graph replication: variables on the parameter
+servers, asynchronous updates from the chief and the workers, an evaluator
+that evaluates each new checkpoint). A TF_CONFIG for a chief, one worker, one
+parameter server (and an evaluator, which is not part of the cluster) is
+
+  {"cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"],
+               "ps": ["host2:2222"]},
+   "task": {"type": "worker", "index": 0}}
+
+`--worker_hosts`/`--ps_hosts`/`--task_type`/`--task_index` write it as classic
+TF1 scripts spell it: the first of --worker_hosts is the chief.
+
+What TensorFlow leaves to us:
+  * each training task reads its own part of the data (`shard`);
+  * a parameter server's `train_and_evaluate` joins its server forever. Ours
+    (`run_ps`) serves until every training task has written its done marker
+    into model_dir (or the final checkpoint exists and the others have had
+    time to finish), then ends, so a cluster ends by itself.
+"""
+import collections
+import json
+import os
+import time
+
+from absl import logging
+import tensorflow as tf
+
+TASK_TYPES = ('chief', 'worker', 'ps', 'evaluator')
+DONE_DIR = 'cluster_done'
+
+
+class ClusterError(ValueError):
+  """TF_CONFIG or the cluster flags are wrong; the message names them."""
+
+
+# type: one of TASK_TYPES; index: within the type; cluster: {job: [hosts]};
+# num_trainers: chief + workers; trainer_index: 0 for the chief, 1 + index
+# for a worker, None for ps and evaluator.
+Task = collections.namedtuple('Task', ['type', 'index', 'cluster',
+                                       'num_trainers', 'trainer_index'])
+
+
+def tf_config_from_flags(worker_hosts, ps_hosts, task_type, task_index):
+  """The TF_CONFIG dict the classic TF1 flags describe.
+
+  Args:
+    worker_hosts: list of 'host:port'; the first is the chief.
+    ps_hosts: list of 'host:port' of the parameter servers.
+    task_type: 'worker' (worker 0 is the chief; 'chief' is accepted for it),
+      'ps' or 'evaluator'.
+    task_index: index into worker_hosts (worker) or ps_hosts (ps); 0 for the
+      evaluator.
+
+  Raises:
+    ClusterError: the flags do not describe a task of the cluster.
+  """
+  if not worker_hosts:
+    raise ClusterError('--worker_hosts is needed with --task_type')
+  for host in list(worker_hosts) + list(ps_hosts):
+    if ':' not in host:
+      raise ClusterError('--worker_hosts/--ps_hosts: %r is not host:port'
+                         % host)
+  cluster = {'chief': [worker_hosts[0]]}
+  if len(worker_hosts) > 1:
+    cluster['worker'] = list(worker_hosts[1:])
+  if ps_hosts:
+    cluster['ps'] = list(ps_hosts)
+  if task_type == 'chief':
+    task_type, task_index = ('worker', task_index)
+    if task_index:
+      raise ClusterError('--task_type chief takes --task_index 0')
+  if task_type == 'worker':
+    if not 0 <= task_index < len(worker_hosts):
+      raise ClusterError('--task_index %d: --worker_hosts has %d hosts'
+                         % (task_index, len(worker_hosts)))
+    task = ({'type': 'chief', 'index': 0} if task_index == 0 else
+            {'type': 'worker', 'index': task_index - 1})
+  elif task_type == 'ps':
+    if not 0 <= task_index < len(ps_hosts):
+      raise ClusterError('--task_index %d: --ps_hosts has %d hosts'
+                         % (task_index, len(ps_hosts)))
+    task = {'type': 'ps', 'index': task_index}
+  elif task_type == 'evaluator':
+    if task_index:
+      raise ClusterError('--task_type evaluator takes --task_index 0')
+    task = {'type': 'evaluator', 'index': 0}
+  else:
+    raise ClusterError('--task_type must be worker, chief, ps or evaluator, '
+                       'got %r' % (task_type,))
+  return {'cluster': cluster, 'task': task}
+
+
+def current_task(environ=None):
+  """This process's Task from TF_CONFIG, or None when there is no cluster.
+
+  Raises:
+    ClusterError: TF_CONFIG is not JSON or names no task of its cluster.
+  """
+  raw = (os.environ if environ is None else environ).get('TF_CONFIG')
+  if not raw:
+    return None
+  try:
+    config = json.loads(raw)
+  except ValueError as e:
+    raise ClusterError('TF_CONFIG is not JSON: %s' % e)
+  cluster = config.get('cluster') or {}
+  task = config.get('task') or {}
+  task_type, index = task.get('type'), task.get('index', 0)
+  if not cluster:
+    return None  # a TF_CONFIG without a cluster means one machine
+  if task_type not in TASK_TYPES:
+    raise ClusterError('TF_CONFIG task type must be one of %s, got %r'
+                       % (', '.join(TASK_TYPES), task_type))
+  if 'chief' not in cluster:
+    raise ClusterError('TF_CONFIG has no chief in its cluster')
+  if task_type != 'evaluator' and not (
+      0 <= index < len(cluster.get(task_type, ()))):
+    raise ClusterError('TF_CONFIG task %s %d is not in its cluster %s'
+                       % (task_type, index, json.dumps(cluster)))
+  num_trainers = len(cluster['chief']) + len(cluster.get('worker', ()))
+  trainer_index = {'chief': 0, 'worker': 1 + index}.get(task_type)
+  return Task(task_type, index, cluster, num_trainers, trainer_index)
+
+
+def shard(items, task):
+  """This training task's part of `items`: every num_trainers-th one."""
+  if task is None or task.trainer_index is None:
+    return list(items)
+  return list(items)[task.trainer_index::task.num_trainers]
+
+
+def _marker(model_dir, task):
+  return os.path.join(model_dir, DONE_DIR, '%s-%d' % (task.type, task.index))
+
+
+def mark_done(model_dir, task, last_step, steps_run):
+  """Tells the parameter servers this training task reached `last_step`.
+
+  `steps_run`, the steps this process ran itself, goes into the marker too:
+  the log of who did how much of the shared global step.
+  """
+  path = _marker(model_dir, task)
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
+    f.write(json.dumps({'last_step': last_step, 'time': time.time(),
+                        'steps_run': steps_run}))
+  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def read_marker(model_dir, task_type, index):
+  """The done marker of a training task (a dict), or None."""
+  path = _marker(model_dir, Task(task_type, index, None, 0, None))
+  try:
+    with tf.io.gfile.GFile(path) as f:
+      return json.loads(f.read())
+  except (tf.errors.NotFoundError, ValueError):
+    return None
+
+
+def _done(model_dir, task_type, index, last_step, since):
+  """True if that task's marker says it reached last_step after `since`."""
+  marker = read_marker(model_dir, task_type, index)
+  return (marker is not None and marker['last_step'] >= last_step and
+          marker['time'] >= since)
+
+
+def trainers_done(model_dir, task, last_step, since):
+  """How many of the chief and workers marked `last_step` after `since`."""
+  names = [('chief', i) for i in range(len(task.cluster['chief']))]
+  names += [('worker', i) for i in range(len(task.cluster.get('worker', ())))]
+  return sum(_done(model_dir, t, i, last_step, since) for t, i in names)
+
+
+def checkpoint_step(model_dir):
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  return tf.train.load_variable(checkpoint, 'global_step') if checkpoint else 0
+
+
+def run_ps(task, model_dir, last_step, session_config=None, poll_secs=2.0,
+           grace_secs=60.0):
+  """Serves variables until training is over, then returns.
+
+  Over means: every chief and worker marked itself done for `last_step`, or
+  the chief's checkpoint reached `last_step` more than `grace_secs` ago (a
+  worker that died for good must not keep the cluster up).
+  """
+  started = time.time()
+  server = tf.distribute.Server(
+      tf.train.ClusterSpec(task.cluster), job_name='ps',
+      task_index=task.index, config=session_config, start=True)
+  logging.info('Parameter server %d serving at %s until step %d.', task.index,
+               server.target, last_step)
+  final_seen = None
+  while True:
+    done = trainers_done(model_dir, task, last_step, started)
+    if done == task.num_trainers:
+      logging.info('All %d training tasks reached step %d: the parameter '
+                   'server ends.', done, last_step)
+      return server
+    if final_seen is None and checkpoint_step(model_dir) >= last_step:
+      final_seen = time.time()
+    if final_seen is not None and time.time() - final_seen > grace_secs:
+      logging.warning('The checkpoint reached step %d %ds ago but only %d of '
+                      '%d training tasks said they are done: the parameter '
+                      'server ends.', last_step, grace_secs, done,
+                      task.num_trainers)
+      return server
+    time.sleep(poll_secs)
