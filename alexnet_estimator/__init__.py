@@ -11,14 +11,25 @@ Notebook use:
 `params=est.params` gives the images the evaluation preprocessing the model was
 trained with (the tutorial's or the paper's, its image size, its crops);
 without it, predict_input_fn uses the tutorial's at `image_size`.
+
+`est.predict` rebuilds the graph and restores the checkpoint on every call.
+For many calls, export once (`--mode export`) and keep a Predictor: it loads
+the SavedModel once and answers paths, encoded bytes or RGB arrays, with the
+same evaluation preprocessing:
+
+  predictor = alexnet_estimator.Predictor('RUN_EXPORT')  # or RUN_EXPORT/<ts>
+  out = predictor.predict('cat.jpg')          # or bytes, an array, a list
+  print(out['class_names'][0], out['probabilities'][0].max())
+  predictor.close()                           # or use it in a `with`
 """
 from alexnet_estimator import image_folder as _image_folder
 from alexnet_estimator import input_fn as _input_fn
 from alexnet_estimator import params as _params
 from alexnet_estimator.estimator import build_estimator
+from alexnet_estimator.serving import Predictor
 
 # The network and model_fn are alexnet_estimator.model_fn.alexnet / .model_fn.
-__all__ = ['build_estimator', 'predict_input_fn']
+__all__ = ['Predictor', 'build_estimator', 'predict_input_fn']
 
 
 def predict_input_fn(paths, batch_size=32, image_size=None, skipped=None,

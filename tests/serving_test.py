@@ -1,4 +1,4 @@
-"""Tests for the REST helpers of serving.py (the SavedModel is in train_test)."""
+"""Tests for the REST helpers of serving.py (Predictor: predictor_test.py)."""
 import base64
 import json
 import unittest
