@@ -1,0 +1,383 @@
+r"""Training benchmark: Estimator vs plain tf.Session, and share of CPU peak.
+
+  python scripts/benchmark.py [--batch_sizes 32,64] [--steps 30]
+
+For each batch size it trains AlexNet on the synthetic input (one random batch
+made once and cached in the dataset, so the input costs nothing) two ways:
+
+  estimator  what the CLI's training does: tf.estimator.Estimator(model_fn,
+             params, config=estimator.make_run_config(...)) in a fresh
+             temporary model_dir, the CLI's ProgressHook, summaries and
+             logging every --log_every_n_steps (the CLI's default 10), a
+             checkpoint every 10 minutes
+  session    the same graph (model_fn in TRAIN mode on the same dataset's
+             iterator) in a tf.Session with the same session config, running
+             only train_op
+
+Only steady-state steps are timed: from the end of step --warmup_steps to the
+end of the last step, so graph building, variable initialisation, the first
+checkpoint and the final one are not counted. Timed steps should be a
+multiple of --log_every_n_steps, so the window holds the Estimator's usual
+share of summary steps.
+
+The CPU's practical peak is the GFLOP/s of a large float32 tf.matmul
+(--gemm_size square, best of --gemm_runs) in a session with the same thread
+settings, divided by the network's training cost per image: 3x its forward
+FLOPs, counted from the layer shapes of the graph (convolutions 2*K*K*Cin*Cout
+*Hout*Wout per group, dense layers 2*in*out; LRN, pooling, bias, ReLU, dropout
+and softmax are not counted).
+
+Each batch size runs --repeats rounds; a round measures the matmul, then both
+modes, in alternating order (session, estimator; estimator, session; ...) so
+that drift of the machine's speed hits both alike. The summary line reports
+the best round of each mode: other load only ever slows a run down. Output:
+
+  network: forward 2.020 GFLOP/image (2019891456 FLOP) at 224x224, ...
+  batch 32: estimator 17.1 img/s, session 17.3 img/s, ratio 0.988; sgemm
+    301.0 GFLOP/s, peak 49.7 img/s, estimator at 34% of peak, session at 35%
+    of peak                                          (one line)
+
+Run it on a quiet machine.
+"""
+from __future__ import print_function
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # before TF loads
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import logging
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+from alexnet_estimator import cli
+from alexnet_estimator import estimator as estimator_lib
+from alexnet_estimator import hooks as hooks_lib
+from alexnet_estimator import input_fn as input_lib
+from alexnet_estimator import model_fn as model_fn_lib
+from alexnet_estimator import params as params_lib
+
+PROGRAM = 'benchmark.py'
+MODES = ('estimator', 'session')
+# Training costs about 3x the forward pass: the forward, the gradient with
+# respect to each layer's input and the one with respect to its weights. (conv1
+# needs no input gradient, so 3x overstates the work by conv1's forward, about
+# 3% at 224: the fractions of peak printed are that much generous.)
+TRAINING_FLOPS_FACTOR = 3
+# params keys the command line can override (flags of the same names).
+_PARAM_FLAGS = ('image_size', 'num_classes', 'recipe', 'data_format',
+                'optimizer', 'lrn_convention', 'conv_groups')
+
+
+def forward_flops(params):
+  """FLOPs of one image's forward pass, layer by layer.
+
+  Builds the network of `params` (batch 1, NHWC: the count does not depend
+  on the layout) and reads the shapes of its Conv2D and MatMul ops: a
+  convolution costs 2*Kh*Kw*Cin*Cout*Hout*Wout (a grouped layer is one Conv2D
+  per group, each on its share of the channels), a dense layer 2*in*out.
+  LRN, pooling, bias, ReLU, dropout and softmax are not counted.
+
+  Args:
+    params: dict from params.make_params.
+
+  Returns:
+    List of (layer name, int FLOPs) in graph order, the groups of a grouped
+    layer summed under its name (conv2, not conv2/group0).
+  """
+  size = params['image_size']
+  totals = {}
+  order = []
+  with tf.Graph().as_default() as graph:
+    model_fn_lib.alexnet(tf.zeros([1, size, size, 3]), False,
+                         dict(params, data_format='channels_last'))
+    for op in graph.get_operations():
+      if op.type == 'Conv2D':
+        kernel_h, kernel_w, depth_in, depth_out = op.inputs[1].shape.as_list()
+        _, height, width, _ = op.outputs[0].shape.as_list()
+        flops = (2 * kernel_h * kernel_w * depth_in * depth_out * height *
+                 width)
+      elif op.type == 'MatMul':
+        units_in, units_out = op.inputs[1].shape.as_list()
+        if op.get_attr('transpose_b'):
+          units_in, units_out = units_out, units_in
+        flops = 2 * units_in * units_out
+      else:
+        continue
+      layer = op.name.split('/')[0]
+      if layer not in totals:
+        order.append(layer)
+        totals[layer] = 0
+      totals[layer] += flops
+  return [(layer, totals[layer]) for layer in order]
+
+
+def session_config(intra_op, inter_op):
+  """The tf.ConfigProto both modes run with: make_run_config's.
+
+  TF 1.x builds its thread pools for the first session of a process and
+  shares them with the later ones, so every session here uses this config.
+
+  Args:
+    intra_op, inter_op: thread pool sizes, or None for TensorFlow's default.
+  """
+  config = tf.ConfigProto()
+  if intra_op is not None:
+    config.intra_op_parallelism_threads = intra_op
+  if inter_op is not None:
+    config.inter_op_parallelism_threads = inter_op
+  return estimator_lib.make_run_config(None,
+                                       session_config=config).session_config
+
+
+def sgemm_gflops(size, runs, config):
+  """Best GFLOP/s of a size x size float32 tf.matmul over `runs` runs.
+
+  The operands are variables (nothing to constant-fold); the product is
+  summed so that only a scalar comes back (size^2 adds, next to 2*size^3).
+  """
+  with tf.Graph().as_default():
+    a = tf.Variable(tf.random.uniform([size, size]))
+    b = tf.Variable(tf.random.uniform([size, size]))
+    total = tf.reduce_sum(tf.matmul(a, b))
+    with tf.Session(config=config) as sess:
+      sess.run(tf.global_variables_initializer())
+      sess.run(total)  # warm-up: kernel selection, buffers
+      best = float('inf')
+      for _ in range(runs):
+        start = time.time()
+        sess.run(total)
+        best = min(best, time.time() - start)
+  return 2.0 * size ** 3 / best / 1e9
+
+
+def _rate(times, warmup_steps, batch_size):
+  """Images/sec from the end times of each step, after the warm-up ones."""
+  steps = len(times) - warmup_steps
+  return steps * batch_size / (times[-1] - times[warmup_steps - 1])
+
+
+class _StepTimes(tf.estimator.SessionRunHook):
+  """Records the wall time at the end of every step; fetches nothing."""
+
+  def __init__(self):
+    self.times = []
+
+  def after_run(self, run_context, run_values):
+    del run_context, run_values  # unused
+    self.times.append(time.time())
+
+
+def estimator_rate(params, config, warmup_steps, steps, log_every_n_steps):
+  """Images/sec of Estimator training as the CLI runs it, in a temp dir."""
+  model_dir = tempfile.mkdtemp(prefix='alexnet_benchmark_')
+  try:
+    estimator = tf.estimator.Estimator(
+        model_fn_lib.model_fn, params=params,
+        config=estimator_lib.make_run_config(
+            model_dir, log_every_n_steps=log_every_n_steps,
+            session_config=config))
+    last_step = warmup_steps + steps
+    timer = _StepTimes()
+    estimator.train(
+        input_lib.make_synthetic_input_fn(params), max_steps=last_step,
+        hooks=[hooks_lib.ProgressHook(params['batch_size'], last_step,
+                                      log_every_n_steps), timer])
+  finally:
+    shutil.rmtree(model_dir, ignore_errors=True)
+  if len(timer.times) != last_step:
+    raise RuntimeError('the Estimator ran %d steps, not %d'
+                       % (len(timer.times), last_step))
+  return _rate(timer.times, warmup_steps, params['batch_size'])
+
+
+def session_rate(params, config, warmup_steps, steps):
+  """Images/sec of train_op alone, on the Estimator's graph, in a tf.Session."""
+  with tf.Graph().as_default():
+    tf.train.get_or_create_global_step()
+    with tf.device('/cpu:0'):  # where the Estimator puts its input_fn
+      dataset = input_lib.make_synthetic_input_fn(params)()
+      iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
+      features, labels = iterator.get_next()
+    spec = model_fn_lib.model_fn(features, labels,
+                                 tf.estimator.ModeKeys.TRAIN, params)
+    with tf.Session(config=config) as sess:
+      sess.run([tf.global_variables_initializer(),
+                tf.local_variables_initializer(), iterator.initializer])
+      times = []
+      for _ in range(warmup_steps + steps):
+        sess.run(spec.train_op)
+        times.append(time.time())
+  return _rate(times, warmup_steps, params['batch_size'])
+
+
+class _Parser(argparse.ArgumentParser):
+  """argparse whose errors are one `benchmark.py: error: ...` line."""
+
+  def error(self, message):
+    cli.fail(PROGRAM, message, 2)
+
+
+def _int_at_least(minimum):
+  def _parse(text):
+    try:
+      value = int(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError('expected an integer, got %r' % text)
+    if value < minimum:
+      raise argparse.ArgumentTypeError('must be >= %d, got %d'
+                                       % (minimum, value))
+    return value
+  return _parse
+
+
+def _list_of(parse_item):
+  def _parse(text):
+    items = [parse_item(item.strip()) for item in text.split(',')]
+    if len(set(items)) != len(items):
+      raise argparse.ArgumentTypeError('repeated value in %r' % text)
+    return items
+  return _parse
+
+
+def _mode(text):
+  if text not in MODES:
+    raise argparse.ArgumentTypeError('mode must be one of %s, got %r'
+                                     % (', '.join(MODES), text))
+  return text
+
+
+def parse_args(argv=None):
+  """Parses the command line; a bad flag exits with one error line."""
+  parser = _Parser(prog=PROGRAM, description=__doc__.split('\n')[0])
+  positive = _int_at_least(1)
+  parser.add_argument('--batch_sizes', type=_list_of(positive),
+                      default=[32, 64], help='comma-separated (default '
+                      '32,64)')
+  parser.add_argument('--image_size', type=positive, default=None,
+                      help='input side (default: the recipe\'s, 224 for '
+                      'the tutorial)')
+  parser.add_argument('--num_classes', type=positive, default=1000)
+  parser.add_argument('--steps', type=positive, default=30,
+                      help='timed steps per run (default 30)')
+  parser.add_argument('--warmup_steps', type=positive, default=5,
+                      help='untimed steps before them (default 5)')
+  parser.add_argument('--repeats', type=positive, default=2,
+                      help='rounds per batch size; the best is reported '
+                      '(default 2)')
+  parser.add_argument('--modes', type=_list_of(_mode),
+                      default=list(MODES), help='comma-separated, of %s'
+                      % ', '.join(MODES))
+  parser.add_argument('--log_every_n_steps', type=positive, default=10,
+                      help='Estimator summary and logging cadence (default '
+                      '10, the CLI\'s)')
+  parser.add_argument('--intra_op', type=_int_at_least(0), default=None,
+                      help='intra-op threads (default: TensorFlow\'s)')
+  parser.add_argument('--inter_op', type=_int_at_least(0), default=None,
+                      help='inter-op threads (default: TensorFlow\'s)')
+  parser.add_argument('--gemm_size', type=positive, default=2048,
+                      help='side of the square matmul that measures the '
+                      'peak (default 2048)')
+  parser.add_argument('--gemm_runs', type=positive, default=10,
+                      help='matmuls per round, the fastest counts '
+                      '(default 10)')
+  parser.add_argument('--recipe', choices=params_lib.RECIPE_NAMES)
+  parser.add_argument('--data_format', choices=params_lib.DATA_FORMATS)
+  parser.add_argument('--optimizer', choices=params_lib.OPTIMIZERS)
+  parser.add_argument('--lrn_convention', choices=params_lib.LRN_CONVENTIONS)
+  parser.add_argument('--conv_groups', type=int, choices=(1, 2))
+  return parser.parse_args(argv)
+
+
+def _make_params(args, batch_size):
+  overrides = {k: getattr(args, k) for k in _PARAM_FLAGS
+               if getattr(args, k) is not None}
+  try:
+    return params_lib.make_params(overrides, batch_size=batch_size)
+  except params_lib.ParamError as e:
+    cli.fail(PROGRAM, '--%s %s' % (e.key, e.message), 2)
+
+
+def _threads(value):
+  return 'TF default' if value is None else str(value)
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  params = _make_params(args, args.batch_sizes[0])  # flag errors first
+  # The CLI logs at INFO: the Estimator's and ProgressHook's lines cost what
+  # they cost there (they go to stderr).
+  logging.set_verbosity(logging.INFO)
+  tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.INFO)
+
+  layers = forward_flops(params)
+  forward = sum(flops for _, flops in layers)
+  convs = sum(flops for name, flops in layers if name.startswith('conv'))
+  training = TRAINING_FLOPS_FACTOR * forward
+  print('TensorFlow %s, %d cores, threads intra_op %s inter_op %s; '
+        'recipe %s, %s, %d classes; %d timed steps after %d, %d round(s)'
+        % (tf.__version__, os.cpu_count(), _threads(args.intra_op),
+           _threads(args.inter_op), params['recipe'], params['data_format'],
+           params['num_classes'], args.steps, args.warmup_steps,
+           args.repeats))
+  print('network: forward %.3f GFLOP/image (%d FLOP) at %dx%d: '
+        'convolutions %.3f, dense %.3f (LRN, pooling, bias, ReLU, dropout, '
+        'softmax not counted); training %dx: %.3f GFLOP/image'
+        % (forward / 1e9, forward, params['image_size'], params['image_size'],
+           convs / 1e9, (forward - convs) / 1e9, TRAINING_FLOPS_FACTOR,
+           training / 1e9))
+  print('layers (forward GFLOP): %s' % ', '.join(
+      '%s %.3f' % (name, flops / 1e9) for name, flops in layers))
+  print('sgemm: %dx%d float32 tf.matmul, fastest of %d per round'
+        % (args.gemm_size, args.gemm_size, args.gemm_runs))
+  sys.stdout.flush()
+
+  modes = [m for m in MODES if m in args.modes]  # printed in this order
+  for batch_size in args.batch_sizes:
+    params = _make_params(args, batch_size)
+    rates = {mode: [] for mode in modes}
+    gemm = []
+    for round_index in range(args.repeats):
+      config = session_config(args.intra_op, args.inter_op)
+      gemm.append(sgemm_gflops(args.gemm_size, args.gemm_runs, config))
+      # Session first in rounds 1, 3, ..., estimator first in 2, 4, ...
+      order = [m for m in ('session', 'estimator') if m in modes]
+      if round_index % 2:
+        order.reverse()
+      for mode in order:
+        config = session_config(args.intra_op, args.inter_op)
+        if mode == 'estimator':
+          rates[mode].append(estimator_rate(
+              params, config, args.warmup_steps, args.steps,
+              args.log_every_n_steps))
+        else:
+          rates[mode].append(session_rate(params, config, args.warmup_steps,
+                                          args.steps))
+      print('  batch %d round %d: %s; sgemm %.1f GFLOP/s' % (
+          batch_size, round_index + 1, ', '.join(
+              '%s %.1f img/s' % (mode, rates[mode][-1]) for mode in order),
+          gemm[-1]))
+      sys.stdout.flush()
+    best = {mode: max(rates[mode]) for mode in modes}
+    peak = max(gemm) * 1e9 / training
+    parts = ['%s %.1f img/s' % (mode, best[mode]) for mode in modes]
+    line = 'batch %d: %s' % (batch_size, ', '.join(parts))
+    if len(modes) == 2:
+      line += ', ratio %.3f' % (best['estimator'] / best['session'])
+    line += '; sgemm %.1f GFLOP/s, peak %.1f img/s, %s' % (
+        max(gemm), peak, ', '.join(
+            '%s at %.0f%% of peak' % (mode, 100.0 * best[mode] / peak)
+            for mode in modes))
+    print(line)
+    sys.stdout.flush()
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
