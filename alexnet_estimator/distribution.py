@@ -35,11 +35,9 @@ SINGLE_DEVICE = Devices(None, 0, 1, 1, False)
 
 def visible_gpus():
   """How many GPUs TensorFlow sees here (0 on a CPU-only build)."""
-  if not tf.test.is_built_with_cuda():
-    return 0
-  from tensorflow.python.client import device_lib  # pylint: disable=g-import-not-at-top
-  return sum(1 for d in device_lib.list_local_devices()
-             if d.device_type == 'GPU')
+  # list_physical_devices creates no device, so the session's allow_growth
+  # still holds (device_lib.list_local_devices would claim all GPU memory).
+  return len(tf.config.experimental.list_physical_devices('GPU'))
 
 
 def make_devices(distribution_strategy='default', num_gpus=None,

@@ -134,7 +134,9 @@ flags.DEFINE_enum('distribution_strategy', 'default', distribution.STRATEGIES,
 flags.DEFINE_integer('virtual_cpus', 1, 'With --distribution_strategy '
                      'mirrored and no GPU: split the CPU into this many '
                      'devices (tries the multi-device path without GPUs).')
-flags.DEFINE_boolean('enable_xla', False, 'Compile the graph with XLA\'s JIT.')
+flags.DEFINE_boolean('enable_xla', False, 'Compile the graph with XLA\'s JIT '
+                     '(on GPUs; on a CPU TensorFlow also needs '
+                     'TF_XLA_FLAGS=--tf_xla_cpu_global_jit).')
 flags.DEFINE_enum('tf_gpu_thread_mode', 'global',
                   distribution.GPU_THREAD_MODES, 'gpu_private: each GPU gets '
                   'its own kernel-launch threads (TF_GPU_THREAD_MODE).')
@@ -562,6 +564,8 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
           '--model_dir %s holds no trained model (no %s); train first'
           % (model_dir, estimator_lib.MODEL_INFO_FILE))
     params = _resolve_params(overrides, model_dir)
+    if mode == 'predict':
+      _check_data_format(params, distribution.visible_gpus())
     estimator_lib.check_compatible(model_dir, params)
     if tf.train.latest_checkpoint(model_dir) is None:
       raise estimator_lib.ModelDirError('--model_dir %s has no checkpoint'
@@ -583,6 +587,7 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
     raise UsageError(str(e))
   # Wrong values fail before the data scan.
   params = _resolve_params(overrides, model_dir, num_gpus=devices.num_gpus)
+  _check_data_format(params, devices.num_gpus)
   _per_replica_params(params, devices)
   if task is not None and schedule.uses_evaluations(params):
     raise UsageError('--lr_schedule plateau and --early_stopping_patience '
@@ -622,6 +627,13 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
   return _train(mode, model_dir, data_dir, source, params, export_dir,
                 last_step, steps_per_cycle, save_checkpoints_steps,
                 log_every_n_steps, warm_start_from, resume, out, devices)
+
+
+def _check_data_format(params, num_gpus):
+  """Raises UsageError for NCHW without a GPU (CPU kernels are NHWC only)."""
+  if params['data_format'] == 'channels_first' and not num_gpus:
+    raise UsageError('--data_format channels_first needs a GPU: TensorFlow\'s '
+                     'CPU kernels run channels_last only')
 
 
 def _cluster_task(tf_config, mode, distribution_strategy, num_gpus):
@@ -830,8 +842,11 @@ class _DropDeprecationNotices(logging_lib.Filter):
 
   def filter(self, record):
     message = record.getMessage()
+    # The AMP rewrite warns about every session made before it was on; the
+    # one that reads the first batch is one, and needs no rewrite.
     return not ('is deprecated' in message or
-                'Instructions for updating' in message)
+                'Instructions for updating' in message or
+                'existing Sessions that do not use mixed precision' in message)
 
 
 def main(argv):
