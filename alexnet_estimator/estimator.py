@@ -12,6 +12,7 @@ import os
 
 import tensorflow as tf
 
+from alexnet_estimator import distribution
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
 
@@ -181,6 +182,7 @@ def make_run_config(model_dir, save_checkpoints_steps=None, log_every_n_steps=10
     # worker stalls nobody; on one machine it is None.
     session_config = tf.estimator.RunConfig().session_config
   config = session_config or tf.ConfigProto()
+  distribution.set_cpu_threading(config)
   config.allow_soft_placement = True
   config.gpu_options.allow_growth = True
   if virtual_cpus > 1:

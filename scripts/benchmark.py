@@ -22,7 +22,12 @@ share of summary steps.
 
 The CPU's practical peak is the GFLOP/s of a large float32 tf.matmul
 (--gemm_size square, best of --gemm_runs) in a session with the same thread
-settings, divided by the network's training cost per image: 3x its forward
+settings, divided by the network's training cost per image. On the MKL build
+(intel-tensorflow) tf.matmul is MKL's sgemm, which runs far below the CPU's
+speed on AMD processors (about 75 GFLOP/s against Eigen's 200 here), so there
+the matmul is also measured with MKL turned off (TF_DISABLE_MKL=1, Eigen's
+kernel, in a subprocess) and the faster of the two counts. The cost per image
+is 3x its forward
 FLOPs, counted from the layer shapes of the graph (convolutions 2*K*K*Cin*Cout
 *Hout*Wout per group, dense layers 2*in*out; LRN, pooling, bias, ReLU, dropout
 and softmax are not counted).
@@ -44,6 +49,7 @@ from __future__ import print_function
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +63,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 from alexnet_estimator import cli
+from alexnet_estimator import distribution
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import hooks as hooks_lib
 from alexnet_estimator import input_fn as input_lib
@@ -155,6 +162,26 @@ def sgemm_gflops(size, runs, config):
         sess.run(total)
         best = min(best, time.time() - start)
   return 2.0 * size ** 3 / best / 1e9
+
+
+def peak_sgemm_gflops(size, runs, config, intra_op, inter_op):
+  """(GFLOP/s, which kernel) of the fastest large sgemm this build has.
+
+  On the MKL build, also Eigen's, with MKL turned off in a subprocess (TF
+  reads TF_DISABLE_MKL once per process).
+  """
+  best = (sgemm_gflops(size, runs, config), 'tf.matmul')
+  if not distribution.mkl_enabled():
+    return best
+  command = [sys.executable, os.path.abspath(__file__), '--sgemm_only',
+             '--gemm_size', str(size), '--gemm_runs', str(runs)]
+  for flag, value in (('--intra_op', intra_op), ('--inter_op', inter_op)):
+    if value is not None:
+      command += [flag, str(value)]
+  out = subprocess.check_output(command, env=dict(os.environ,
+                                                  TF_DISABLE_MKL='1'))
+  eigen = float(out.decode().split()[-1])
+  return max(best, (eigen, 'tf.matmul without MKL (Eigen)'))
 
 
 def _rate(times, warmup_steps, batch_size):
@@ -287,6 +314,8 @@ def parse_args(argv=None):
   parser.add_argument('--gemm_runs', type=positive, default=10,
                       help='matmuls per round, the fastest counts '
                       '(default 10)')
+  parser.add_argument('--sgemm_only', action='store_true',
+                      help='print only the sgemm GFLOP/s and exit')
   parser.add_argument('--recipe', choices=params_lib.RECIPE_NAMES)
   parser.add_argument('--data_format', choices=params_lib.DATA_FORMATS)
   parser.add_argument('--optimizer', choices=params_lib.OPTIMIZERS)
@@ -305,11 +334,15 @@ def _make_params(args, batch_size):
 
 
 def _threads(value):
-  return 'TF default' if value is None else str(value)
+  return 'TF default' if not value else str(value)
 
 
 def main(argv=None):
   args = parse_args(argv)
+  if args.sgemm_only:
+    print('%.3f' % sgemm_gflops(args.gemm_size, args.gemm_runs,
+                                session_config(args.intra_op, args.inter_op)))
+    return 0
   params = _make_params(args, args.batch_sizes[0])  # flag errors first
   # The CLI logs at INFO: the Estimator's and ProgressHook's lines cost what
   # they cost there (they go to stderr).
@@ -320,10 +353,15 @@ def main(argv=None):
   forward = sum(flops for _, flops in layers)
   convs = sum(flops for name, flops in layers if name.startswith('conv'))
   training = TRAINING_FLOPS_FACTOR * forward
+  config = session_config(args.intra_op, args.inter_op)  # sets MKL's env too
   print('TensorFlow %s, %d cores, threads intra_op %s inter_op %s; '
         'recipe %s, %s, %d classes; %d timed steps after %d, %d round(s)'
-        % (tf.__version__, os.cpu_count(), _threads(args.intra_op),
-           _threads(args.inter_op), params['recipe'], params['data_format'],
+        % (tf.__version__ + (' (MKL)' if distribution.mkl_enabled() else ''),
+           os.cpu_count(), _threads(config.intra_op_parallelism_threads),
+           _threads(config.inter_op_parallelism_threads) + ''.join(
+               ', %s=%s' % (k, os.environ[k]) for k in
+               ('OMP_NUM_THREADS', 'KMP_BLOCKTIME') if k in os.environ),
+           params['recipe'], params['data_format'],
            params['num_classes'], args.steps, args.warmup_steps,
            args.repeats))
   print('network: forward %.3f GFLOP/image (%d FLOP) at %dx%d: '
@@ -334,8 +372,10 @@ def main(argv=None):
            training / 1e9))
   print('layers (forward GFLOP): %s' % ', '.join(
       '%s %.3f' % (name, flops / 1e9) for name, flops in layers))
-  print('sgemm: %dx%d float32 tf.matmul, fastest of %d per round'
-        % (args.gemm_size, args.gemm_size, args.gemm_runs))
+  print('sgemm: %dx%d float32 tf.matmul%s, fastest of %d per round'
+        % (args.gemm_size, args.gemm_size,
+           ' (and without MKL, the faster counts)'
+           if distribution.mkl_enabled() else '', args.gemm_runs))
   sys.stdout.flush()
 
   modes = [m for m in MODES if m in args.modes]  # printed in this order
@@ -345,7 +385,8 @@ def main(argv=None):
     gemm = []
     for round_index in range(args.repeats):
       config = session_config(args.intra_op, args.inter_op)
-      gemm.append(sgemm_gflops(args.gemm_size, args.gemm_runs, config))
+      gemm.append(peak_sgemm_gflops(args.gemm_size, args.gemm_runs, config,
+                                    args.intra_op, args.inter_op))
       # Session first in rounds 1, 3, ..., estimator first in 2, 4, ...
       order = [m for m in ('session', 'estimator') if m in modes]
       if round_index % 2:
@@ -362,16 +403,16 @@ def main(argv=None):
       print('  batch %d round %d: %s; sgemm %.1f GFLOP/s' % (
           batch_size, round_index + 1, ', '.join(
               '%s %.1f img/s' % (mode, rates[mode][-1]) for mode in order),
-          gemm[-1]))
+          gemm[-1][0]))
       sys.stdout.flush()
     best = {mode: max(rates[mode]) for mode in modes}
-    peak = max(gemm) * 1e9 / training
+    peak = max(gemm)[0] * 1e9 / training
     parts = ['%s %.1f img/s' % (mode, best[mode]) for mode in modes]
     line = 'batch %d: %s' % (batch_size, ', '.join(parts))
     if len(modes) == 2:
       line += ', ratio %.3f' % (best['estimator'] / best['session'])
     line += '; sgemm %.1f GFLOP/s, peak %.1f img/s, %s' % (
-        max(gemm), peak, ', '.join(
+        max(gemm)[0], peak, ', '.join(
             '%s at %.0f%% of peak' % (mode, 100.0 * best[mode] / peak)
             for mode in modes))
     print(line)

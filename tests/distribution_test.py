@@ -164,6 +164,53 @@ class MakeDevicesTest(tf.test.TestCase):
     self.assertEqual(os.environ['TF_GPU_THREAD_COUNT'], '2')
 
 
+class CpuThreadingTest(tf.test.TestCase):
+  """MKL's thread defaults on the MKL build; nothing on the stock one."""
+
+  def setUp(self):
+    super(CpuThreadingTest, self).setUp()
+    patcher = mock.patch.dict(os.environ)
+    patcher.start()
+    self.addCleanup(patcher.stop)
+    for name in ('OMP_NUM_THREADS', 'KMP_BLOCKTIME'):
+      os.environ.pop(name, None)
+
+  def test_mkl_enabled_tells_the_installed_build(self):
+    import pkg_resources  # pylint: disable=g-import-not-at-top
+    installed = {d.project_name.lower() for d in pkg_resources.working_set}
+    self.assertEqual(distribution.mkl_enabled(),
+                     'intel-tensorflow' in installed)
+
+  def test_defaults_follow_the_build(self):
+    config = tf.ConfigProto()
+    distribution.set_cpu_threading(config)
+    cores = distribution.cpu_cores()
+    if distribution.mkl_enabled():
+      self.assertEqual(config.intra_op_parallelism_threads, cores)
+      self.assertEqual(config.inter_op_parallelism_threads, 1)
+      self.assertEqual(os.environ['OMP_NUM_THREADS'], str(cores))
+      self.assertEqual(os.environ['KMP_BLOCKTIME'], '1')
+    else:
+      self.assertEqual(config, tf.ConfigProto())
+      self.assertNotIn('OMP_NUM_THREADS', os.environ)
+      self.assertNotIn('KMP_BLOCKTIME', os.environ)
+    # make_run_config applies them to every Estimator's session.
+    run_config = estimator_lib.make_run_config(self.get_temp_dir())
+    self.assertEqual(run_config.session_config.intra_op_parallelism_threads,
+                     config.intra_op_parallelism_threads)
+
+  def test_what_the_user_set_wins(self):
+    os.environ['OMP_NUM_THREADS'] = '7'
+    os.environ['KMP_BLOCKTIME'] = '30'
+    config = tf.ConfigProto(intra_op_parallelism_threads=5,
+                            inter_op_parallelism_threads=3)
+    distribution.set_cpu_threading(config)
+    self.assertEqual((config.intra_op_parallelism_threads,
+                      config.inter_op_parallelism_threads), (5, 3))
+    self.assertEqual((os.environ['OMP_NUM_THREADS'],
+                      os.environ['KMP_BLOCKTIME']), ('7', '30'))
+
+
 class SetGpuThreadModeTest(tf.test.TestCase):
 
   def setUp(self):
