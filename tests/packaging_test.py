@@ -51,9 +51,21 @@ class SetupTest(unittest.TestCase):
     module = __import__(match.group(1), fromlist=[match.group(2)])
     self.assertTrue(callable(getattr(module, match.group(2))))
 
-  def test_requirements_pin_gpu_build_and_cpu_variant(self):
+  def test_requirements_pin_gpu_build_and_cpu_variants(self):
     self.assertIn('tensorflow-gpu==1.15.5', _read('requirements.txt'))
-    self.assertIn('tensorflow==1.15.5', _read('requirements-cpu.txt'))
+    self.assertIn('intel-tensorflow==1.15.2', _read('requirements-cpu.txt'))
+    self.assertIn('tensorflow==1.15.5', _read('requirements-stock.txt'))
+    self.assertIn('-r requirements-stock.txt', _read('requirements-dev.txt'))
+
+  def test_extras_match_the_requirements_files(self):
+    setup = _read('setup.py')
+    for extra, requirements in (('cpu', 'requirements-cpu.txt'),
+                                ('cpu-stock', 'requirements-stock.txt'),
+                                ('gpu', 'requirements.txt')):
+      pin = [line for line in _read(requirements).splitlines()
+             if 'tensorflow' in line and not line.startswith('#')]
+      self.assertEqual(len(pin), 1, pin)
+      self.assertIn("'%s': ['%s']" % (extra, pin[0]), setup)
 
   def test_installed_console_script_runs(self):
     script = os.path.join(os.path.dirname(sys.executable), 'alexnet-estimator')
