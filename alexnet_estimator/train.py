@@ -11,6 +11,9 @@ DATA/validation/<class>/* (or val/), or DATA/<class>/* split deterministically.
 does (grouped convs, paper LRN, momentum, weight decay, plateau schedule, paper
 augmentation, 10-crop evaluation); the flags after --recipe change single
 pieces. --warm_start_from fine-tunes a trained run for new classes.
+--num_gpus/--distribution_strategy spread training over devices; with
+TF_CONFIG (or --worker_hosts, --ps_hosts, --task_type, --task_index) the
+process is one task of a cluster (scripts/local_cluster.py starts one here).
 --mode eval prints its metrics as one JSON object on the last line of stdout;
 --mode predict prints one JSON object per image; --mode export prints the
 SavedModel's path. Rerunning a training run resumes from its last checkpoint.
