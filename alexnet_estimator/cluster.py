@@ -133,8 +133,8 @@ def shard(items, task):
   return list(items)[task.trainer_index::task.num_trainers]
 
 
-def _marker(model_dir, task):
-  return os.path.join(model_dir, DONE_DIR, '%s-%d' % (task.type, task.index))
+def _marker(model_dir, task_type, index):
+  return os.path.join(model_dir, DONE_DIR, '%s-%d' % (task_type, index))
 
 
 def mark_done(model_dir, task, last_step, steps_run):
@@ -143,7 +143,7 @@ def mark_done(model_dir, task, last_step, steps_run):
   `steps_run`, the steps this process ran itself, goes into the marker too:
   the log of who did how much of the shared global step.
   """
-  path = _marker(model_dir, task)
+  path = _marker(model_dir, task.type, task.index)
   tf.io.gfile.makedirs(os.path.dirname(path))
   with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
     f.write(json.dumps({'last_step': last_step, 'time': time.time(),
@@ -153,7 +153,7 @@ def mark_done(model_dir, task, last_step, steps_run):
 
 def read_marker(model_dir, task_type, index):
   """The done marker of a training task (a dict), or None."""
-  path = _marker(model_dir, Task(task_type, index, None, 0, None))
+  path = _marker(model_dir, task_type, index)
   try:
     with tf.io.gfile.GFile(path) as f:
       return json.loads(f.read())

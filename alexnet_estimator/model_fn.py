@@ -177,9 +177,9 @@ def alexnet(images, is_training, params):
   net = tf.layers.dropout(net, rate=rate, training=is_training, name='dropout1')
   net = _dense(net, 4096, 'dense2', params)
   net = tf.layers.dropout(net, rate=rate, training=is_training, name='dropout2')
-  logits = _dense(net, params['num_classes'], 'logits', params,
-                  activation=None)
-  return tf.cast(logits, tf.float32)  # softmax and loss in fp32 under AMP
+  # float32 logits under --dtype fp16 too: the AMP rewrite keeps softmax and
+  # the cross-entropy in float32 (they are on its blacklist in TF 1.15).
+  return _dense(net, params['num_classes'], 'logits', params, activation=None)
 
 
 def _predictions(logits, probabilities, params):
