@@ -16,9 +16,12 @@ made once and cached in the dataset, so the input costs nothing) two ways:
 
 Only steady-state steps are timed: from the end of step --warmup_steps to the
 end of the last step, so graph building, variable initialisation, the first
-checkpoint and the final one are not counted. Timed steps should be a
-multiple of --log_every_n_steps, so the window holds the Estimator's usual
-share of summary steps.
+checkpoint and the final one are not counted. The disk is synced (os.sync)
+before each run and at the end of the warm-up, so the writing back of a
+checkpoint (about 470 MB at 1000 classes, with the momentum slots), which
+Linux starts some 30 s later, does not land in a timed window. Timed steps
+should be a multiple of --log_every_n_steps, so the window holds the
+Estimator's usual share of summary steps.
 
 The CPU's practical peak is the GFLOP/s of a large float32 tf.matmul
 (--gemm_size square, best of --gemm_runs) in a session with the same thread
@@ -33,14 +36,18 @@ FLOPs, counted from the layer shapes of the graph (convolutions 2*K*K*Cin*Cout
 and softmax are not counted).
 
 Each batch size runs --repeats rounds; a round measures the matmul, then both
-modes, in alternating order (session, estimator; estimator, session; ...) so
-that drift of the machine's speed hits both alike. The summary line reports
-the best round of each mode: other load only ever slows a run down. Output:
+modes, in alternating order (session, estimator; estimator, session; ...).
+The two runs of a round are minutes apart while the machine's speed drifts by
+several per cent over tens of minutes, so each round gives one paired ratio
+(estimator / session) and the summary line reports the median of those ratios
+with their range, and the median rate of each mode. Output:
 
   network: forward 2.020 GFLOP/image (2019891456 FLOP) at 224x224, ...
-  batch 32: estimator 17.1 img/s, session 17.3 img/s, ratio 0.988; sgemm
-    301.0 GFLOP/s, peak 49.7 img/s, estimator at 34% of peak, session at 35%
-    of peak                                          (one line)
+    batch 32 round 1: session 18.2 img/s, estimator 17.9 img/s, ratio 0.984;
+    sgemm 201.3 GFLOP/s                                  (one line per round)
+  batch 32: estimator 17.9 img/s, session 18.2 img/s, ratio 0.984 (median of
+    4 rounds, 0.962-1.010); sgemm 201.3 GFLOP/s, peak 33.2 img/s, estimator
+    at 54% of peak, session at 55% of peak               (one line)
 
 Run it on a quiet machine.
 """
@@ -49,6 +56,7 @@ from __future__ import print_function
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,6 +192,12 @@ def peak_sgemm_gflops(size, runs, config, intra_op, inter_op):
   return max(best, (eigen, 'tf.matmul without MKL (Eigen)'))
 
 
+def _sync():
+  """Writes out the disk's dirty pages (os.sync: Unix only)."""
+  if hasattr(os, 'sync'):
+    os.sync()
+
+
 def _rate(times, warmup_steps, batch_size):
   """Images/sec from the end times of each step, after the warm-up ones."""
   steps = len(times) - warmup_steps
@@ -191,19 +205,30 @@ def _rate(times, warmup_steps, batch_size):
 
 
 class _StepTimes(tf.estimator.SessionRunHook):
-  """Records the wall time at the end of every step; fetches nothing."""
+  """Records the wall time at the end of every step; fetches nothing.
 
-  def __init__(self):
+  At the end of step `sync_after` it first syncs the disk (see the module
+  docstring), so the timed window starts with nothing left to write.
+  """
+
+  def __init__(self, sync_after):
     self.times = []
+    self._sync_after = sync_after
 
   def after_run(self, run_context, run_values):
     del run_context, run_values  # unused
+    self.step_done()
+
+  def step_done(self):
+    if len(self.times) + 1 == self._sync_after:
+      _sync()
     self.times.append(time.time())
 
 
 def estimator_rate(params, config, warmup_steps, steps, log_every_n_steps):
   """Images/sec of Estimator training as the CLI runs it, in a temp dir."""
   model_dir = tempfile.mkdtemp(prefix='alexnet_benchmark_')
+  _sync()
   try:
     estimator = tf.estimator.Estimator(
         model_fn_lib.model_fn, params=params,
@@ -211,7 +236,7 @@ def estimator_rate(params, config, warmup_steps, steps, log_every_n_steps):
             model_dir, log_every_n_steps=log_every_n_steps,
             session_config=config))
     last_step = warmup_steps + steps
-    timer = _StepTimes()
+    timer = _StepTimes(warmup_steps)
     estimator.train(
         input_lib.make_synthetic_input_fn(params), max_steps=last_step,
         hooks=[hooks_lib.ProgressHook(params['batch_size'], last_step,
@@ -234,14 +259,53 @@ def session_rate(params, config, warmup_steps, steps):
       features, labels = iterator.get_next()
     spec = model_fn_lib.model_fn(features, labels,
                                  tf.estimator.ModeKeys.TRAIN, params)
+    _sync()
     with tf.Session(config=config) as sess:
       sess.run([tf.global_variables_initializer(),
                 tf.local_variables_initializer(), iterator.initializer])
-      times = []
+      timer = _StepTimes(warmup_steps)
       for _ in range(warmup_steps + steps):
         sess.run(spec.train_op)
-        times.append(time.time())
-  return _rate(times, warmup_steps, params['batch_size'])
+        timer.step_done()
+  return _rate(timer.times, warmup_steps, params['batch_size'])
+
+
+def summary_line(batch_size, rates, gemm, training_flops, round_number=None):
+  """The figures of one batch size, or of one round of it, as one line.
+
+  Args:
+    batch_size: int.
+    rates: {mode: [images/sec of each round]}, modes in the order to print;
+      the estimator's and session's lists pair up round by round.
+    gemm: [(GFLOP/s, kernel) of each round].
+    training_flops: FLOPs of one training image; None leaves out the peak.
+    round_number: for a round's line, its number; the rates are its own.
+
+  Returns:
+    'batch B: MODE R img/s, ..., ratio X (median of N rounds, LO-HI);
+    sgemm G GFLOP/s, peak P img/s, MODE at F% of peak, ...': rates are
+    medians over the rounds, the ratio is the median of each round's
+    estimator / session (the paired figure: both runs of a round saw about
+    the same machine), the sgemm is the fastest round's.
+  """
+  median = {mode: statistics.median(values) for mode, values in rates.items()}
+  parts = ['%s %.1f img/s' % (mode, median[mode]) for mode in rates]
+  if 'estimator' in rates and 'session' in rates:
+    ratios = [e / s for e, s in zip(rates['estimator'], rates['session'])]
+    parts.append('ratio %.3f' % statistics.median(ratios))
+    if len(ratios) > 1:
+      parts[-1] += ' (median of %d rounds, %.3f-%.3f)' % (
+          len(ratios), min(ratios), max(ratios))
+  sgemm = max(gemm)[0]
+  line = 'batch %d%s: %s; sgemm %.1f GFLOP/s' % (
+      batch_size, '' if round_number is None else ' round %d' % round_number,
+      ', '.join(parts), sgemm)
+  if training_flops:
+    peak = sgemm * 1e9 / training_flops
+    line += ', peak %.1f img/s, %s' % (peak, ', '.join(
+        '%s at %.0f%% of peak' % (mode, 100.0 * median[mode] / peak)
+        for mode in rates))
+  return line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -295,9 +359,9 @@ def parse_args(argv=None):
                       help='timed steps per run (default 30)')
   parser.add_argument('--warmup_steps', type=positive, default=5,
                       help='untimed steps before them (default 5)')
-  parser.add_argument('--repeats', type=positive, default=2,
-                      help='rounds per batch size; the best is reported '
-                      '(default 2)')
+  parser.add_argument('--repeats', type=positive, default=4,
+                      help='paired rounds per batch size, in alternating '
+                      'order; medians are reported (default 4)')
   parser.add_argument('--modes', type=_list_of(_mode),
                       default=list(MODES), help='comma-separated, of %s'
                       % ', '.join(MODES))
@@ -400,22 +464,10 @@ def main(argv=None):
         else:
           rates[mode].append(session_rate(params, config, args.warmup_steps,
                                           args.steps))
-      print('  batch %d round %d: %s; sgemm %.1f GFLOP/s' % (
-          batch_size, round_index + 1, ', '.join(
-              '%s %.1f img/s' % (mode, rates[mode][-1]) for mode in order),
-          gemm[-1][0]))
+      print('  ' + summary_line(batch_size, {m: rates[m][-1:] for m in order},
+                                gemm[-1:], None, round_index + 1))
       sys.stdout.flush()
-    best = {mode: max(rates[mode]) for mode in modes}
-    peak = max(gemm)[0] * 1e9 / training
-    parts = ['%s %.1f img/s' % (mode, best[mode]) for mode in modes]
-    line = 'batch %d: %s' % (batch_size, ', '.join(parts))
-    if len(modes) == 2:
-      line += ', ratio %.3f' % (best['estimator'] / best['session'])
-    line += '; sgemm %.1f GFLOP/s, peak %.1f img/s, %s' % (
-        max(gemm)[0], peak, ', '.join(
-            '%s at %.0f%% of peak' % (mode, 100.0 * best[mode] / peak)
-            for mode in modes))
-    print(line)
+    print(summary_line(batch_size, rates, gemm, training))
     sys.stdout.flush()
   return 0
 

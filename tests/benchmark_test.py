@@ -19,9 +19,13 @@ SCRIPT = os.path.join(os.path.dirname(os.path.dirname(
 
 _NUMBER = r'([0-9]+(?:\.[0-9]+)?)'
 BATCH_LINE = re.compile(
-    r'^batch (\d+): estimator %s img/s, session %s img/s, ratio %s; '
+    r'^batch (\d+): estimator %s img/s, session %s img/s, ratio %s'
+    r' \(median of 2 rounds, %s-%s\); '
     r'sgemm %s GFLOP/s, peak %s img/s, estimator at (\d+)%% of peak, '
-    r'session at (\d+)%% of peak$' % ((_NUMBER,) * 5), re.MULTILINE)
+    r'session at (\d+)%% of peak$' % ((_NUMBER,) * 7), re.MULTILINE)
+ROUND_LINE = re.compile(
+    r'^  batch 4 round (\d): (\w+) %s img/s, (\w+) %s img/s, ratio %s; '
+    r'sgemm %s GFLOP/s$' % ((_NUMBER,) * 4), re.MULTILINE)
 NETWORK_LINE = re.compile(
     r'^network: forward %s GFLOP/image \((\d+) FLOP\) at (\d+)x\d+: .*'
     r'training 3x: %s GFLOP/image$' % (_NUMBER, _NUMBER), re.MULTILINE)
@@ -103,7 +107,7 @@ class BenchmarkScriptTest(unittest.TestCase):
 
   def test_prints_consistent_figures(self):
     proc = _run('--image_size', '67', '--batch_sizes', '4', '--steps', '2',
-                '--warmup_steps', '1', '--repeats', '1', '--num_classes',
+                '--warmup_steps', '1', '--repeats', '2', '--num_classes',
                 '10', '--gemm_size', '256', '--gemm_runs', '2')
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     network = NETWORK_LINE.search(proc.stdout)
@@ -113,18 +117,36 @@ class BenchmarkScriptTest(unittest.TestCase):
     self.assertEqual(int(network.group(3)), 67)
     self.assertAlmostEqual(float(network.group(4)), 3 * forward / 1e9,
                            places=3)
-    self.assertRegex(proc.stdout, r'(?m)^  batch 4 round 1: session [0-9.]+ '
-                     r'img/s, estimator [0-9.]+ img/s; sgemm [0-9.]+ GFLOP/s$')
+
+    rounds = ROUND_LINE.findall(proc.stdout)
+    self.assertEqual(len(rounds), 2, proc.stdout)
+    ratios, sgemms, rates = [], [], {'estimator': [], 'session': []}
+    for number, first, first_rate, second, second_rate, ratio, sgemm in (
+        rounds):
+      # Alternating order: the session first in round 1, last in round 2.
+      self.assertEqual([first, second], ['session', 'estimator']
+                       if number == '1' else ['estimator', 'session'])
+      rates[first].append(float(first_rate))
+      rates[second].append(float(second_rate))
+      self.assertAlmostEqual(float(ratio), rates['estimator'][-1] /
+                             rates['session'][-1], delta=0.01)
+      ratios.append(float(ratio))
+      sgemms.append(float(sgemm))
 
     lines = BATCH_LINE.findall(proc.stdout)
     self.assertEqual(len(lines), 1, proc.stdout)
-    batch, estimator, session, ratio, sgemm, peak, est_pct, sess_pct = [
-        float(x) for x in lines[0]]
+    (batch, estimator, session, ratio, low, high, sgemm, peak, est_pct,
+     sess_pct) = [float(x) for x in lines[0]]
     self.assertEqual(batch, 4)
     for value in (estimator, session, ratio, sgemm, peak):
       self.assertGreater(value, 0)
-    # The derived figures follow from the printed ones (up to rounding).
-    self.assertAlmostEqual(ratio, estimator / session, delta=0.02)
+    # The summary follows from the rounds (up to rounding): medians of two
+    # are means; the ratio is the rounds' (paired), the sgemm the best.
+    self.assertAlmostEqual(estimator, sum(rates['estimator']) / 2, delta=0.1)
+    self.assertAlmostEqual(session, sum(rates['session']) / 2, delta=0.1)
+    self.assertAlmostEqual(ratio, sum(ratios) / 2, delta=0.002)
+    self.assertEqual((low, high), (min(ratios), max(ratios)))
+    self.assertEqual(sgemm, max(sgemms))
     self.assertAlmostEqual(peak, sgemm * 1e9 / (3 * forward), delta=0.2)
     self.assertAlmostEqual(est_pct, 100 * estimator / peak, delta=1.0)
     self.assertAlmostEqual(sess_pct, 100 * session / peak, delta=1.0)
@@ -149,6 +171,34 @@ class BenchmarkScriptTest(unittest.TestCase):
       self.assertIn(message, lines[0])
 
 
+class SummaryLineTest(unittest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    cls.benchmark = _load_script()
+
+  def test_ratio_is_the_median_of_paired_rounds(self):
+    # The machine got faster over three rounds; each round's pair agrees
+    # closely, though the ratio of the median rates (18/20) does not.
+    rates = {'estimator': [10.0, 18.0, 30.0], 'session': [10.0, 20.0, 30.3]}
+    line = self.benchmark.summary_line(32, rates, [(100.0, 'a'), (200.0, 'b'),
+                                                   (150.0, 'c')], 2e9)
+    self.assertEqual(
+        line, 'batch 32: estimator 18.0 img/s, session 20.0 img/s, ratio '
+        '0.990 (median of 3 rounds, 0.900-1.000); sgemm 200.0 GFLOP/s, '
+        'peak 100.0 img/s, estimator at 18% of peak, session at 20% of peak')
+
+  def test_round_line_and_one_mode(self):
+    line = self.benchmark.summary_line(
+        64, {'estimator': [12.0], 'session': [15.0]}, [(90.0, 'a')], None, 3)
+    self.assertEqual(line, 'batch 64 round 3: estimator 12.0 img/s, session '
+                     '15.0 img/s, ratio 0.800; sgemm 90.0 GFLOP/s')
+    line = self.benchmark.summary_line(64, {'session': [15.0, 17.0]},
+                                       [(90.0, 'a')], 9e9)
+    self.assertEqual(line, 'batch 64: session 16.0 img/s; sgemm 90.0 GFLOP/s,'
+                     ' peak 10.0 img/s, session at 160% of peak')
+
+
 class ParseArgsTest(unittest.TestCase):
 
   @classmethod
@@ -159,6 +209,7 @@ class ParseArgsTest(unittest.TestCase):
     args = self.benchmark.parse_args([])
     self.assertEqual(args.batch_sizes, [32, 64])
     self.assertEqual(args.modes, ['estimator', 'session'])
+    self.assertEqual(args.repeats, 4)
     self.assertIsNone(args.image_size)  # the recipe's: 224 for the tutorial
     self.assertIsNone(args.intra_op)
     self.assertIsNone(args.inter_op)
