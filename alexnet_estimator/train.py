@@ -596,6 +596,9 @@ def run(mode, model_dir, data_dir=None, export_dir=None, predict_paths=(),
     raise UsageError('--lr_schedule plateau and --early_stopping_patience '
                      'follow evaluations on one machine; in a cluster use '
                      '--lr_schedule step or constant')
+  if task is not None:  # logged once every flag has passed
+    logging.info('Cluster task %s %d of %s.', task.type, task.index,
+                 json.dumps(task.cluster, sort_keys=True))
   source = open_data(data_dir, validation_percent, label_offset, labels_file,
                      use_synthetic_data, num_classes, task)
   params = _resolve_params(overrides, model_dir, source.class_names,
@@ -663,8 +666,6 @@ def _cluster_task(tf_config, mode, distribution_strategy, num_gpus):
     raise UsageError('--distribution_strategy %s: a cluster task uses one '
                      'device (between-graph replication over the parameter '
                      'servers)' % distribution_strategy)
-  logging.info('Cluster task %s %d of %s.', task.type, task.index,
-               json.dumps(task.cluster, sort_keys=True))
   return task
 
 
