@@ -70,7 +70,7 @@ def tf_config_from_flags(worker_hosts, ps_hosts, task_type, task_index):
   if ps_hosts:
     cluster['ps'] = list(ps_hosts)
   if task_type == 'chief':
-    task_type, task_index = ('worker', task_index)
+    task_type = 'worker'
     if task_index:
       raise ClusterError('--task_type chief takes --task_index 0')
   if task_type == 'worker':

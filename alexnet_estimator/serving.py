@@ -237,7 +237,7 @@ class Predictor(object):
                for image, name in zip(images, names)]
     try:
       return self._session.run(self._outputs, {self._input: encoded})
-    except tf.errors.InvalidArgumentError as e:
+    except tf.errors.InvalidArgumentError:
       # A bad image fails the whole batch; find it only on this slow path.
       for data, name in zip(encoded, names):
         try:

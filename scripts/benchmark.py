@@ -417,7 +417,9 @@ def main(argv=None):
   forward = sum(flops for _, flops in layers)
   convs = sum(flops for name, flops in layers if name.startswith('conv'))
   training = TRAINING_FLOPS_FACTOR * forward
-  config = session_config(args.intra_op, args.inter_op)  # sets MKL's env too
+  # One config for every session (the first session's thread pools are the
+  # process's anyway); making it sets MKL's environment too.
+  config = session_config(args.intra_op, args.inter_op)
   print('TensorFlow %s, %d cores, threads intra_op %s inter_op %s; '
         'recipe %s, %s, %d classes; %d timed steps after %d, %d round(s)'
         % (tf.__version__ + (' (MKL)' if distribution.mkl_enabled() else ''),
@@ -448,7 +450,6 @@ def main(argv=None):
     rates = {mode: [] for mode in modes}
     gemm = []
     for round_index in range(args.repeats):
-      config = session_config(args.intra_op, args.inter_op)
       gemm.append(peak_sgemm_gflops(args.gemm_size, args.gemm_runs, config,
                                     args.intra_op, args.inter_op))
       # Session first in rounds 1, 3, ..., estimator first in 2, 4, ...
@@ -456,7 +457,6 @@ def main(argv=None):
       if round_index % 2:
         order.reverse()
       for mode in order:
-        config = session_config(args.intra_op, args.inter_op)
         if mode == 'estimator':
           rates[mode].append(estimator_rate(
               params, config, args.warmup_steps, args.steps,

@@ -43,9 +43,13 @@ from alexnet_estimator import preprocessing
 NUM_CLASSES = 1000
 
 
-def _photo_like(rng, width=500, height=375):
-  """A smooth random RGB image: low-frequency colour plus mild texture."""
-  small = rng.randint(0, 256, size=(12, 16, 3)).astype(np.uint8)
+def photo_like(rng, width=500, height=375, grid=(12, 16)):
+  """A smooth random RGB image: low-frequency colour plus mild texture.
+
+  A `grid` (rows, columns) of random colours, resized bicubically to
+  height x width, plus uniform noise in [-12, 12]; uint8 [height, width, 3].
+  """
+  small = rng.randint(0, 256, size=tuple(grid) + (3,)).astype(np.uint8)
   image = np.asarray(Image.fromarray(small).resize((width, height),
                                                    Image.BICUBIC), np.int16)
   image = image + rng.randint(-12, 13, size=image.shape)
@@ -61,7 +65,7 @@ def write_records(folder, num_images, num_shards, seed=0):
     with tf.io.TFRecordWriter(path) as writer:
       for i in range(shard, num_images, num_shards):
         buffer = io.BytesIO()
-        Image.fromarray(_photo_like(rng)).save(buffer, 'JPEG', quality=90)
+        Image.fromarray(photo_like(rng)).save(buffer, 'JPEG', quality=90)
         jpeg = buffer.getvalue()
         sizes.append(len(jpeg))
         label = 1 + i % NUM_CLASSES

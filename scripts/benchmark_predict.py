@@ -46,20 +46,17 @@ from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import image_folder
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import train
+import benchmark_input  # scripts/, this script's own folder
 
 # Largest difference of probabilities taken as agreement.
 TOLERANCE = 1e-5
 
 
 def _write_photo_like(path, width=320, height=240, seed=0):
-  """Writes a smooth random RGB JPEG (colour blobs plus mild texture)."""
-  rng = np.random.RandomState(seed)
-  small = rng.randint(0, 256, size=(6, 8, 3)).astype(np.uint8)
-  image = np.asarray(Image.fromarray(small).resize((width, height),
-                                                   Image.BICUBIC), np.int16)
-  image = image + rng.randint(-12, 13, size=image.shape)
-  Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(
-      path, 'JPEG', quality=90)
+  """Writes a smooth random RGB JPEG, as benchmark_input.py makes them."""
+  image = benchmark_input.photo_like(np.random.RandomState(seed), width,
+                                     height, grid=(6, 8))
+  Image.fromarray(image).save(path, 'JPEG', quality=90)
   return path
 
 
