@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from alexnet_estimator import cluster
 from tests import testdata
+from tests import train_test
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(ROOT, 'scripts', 'local_cluster.py')
@@ -224,6 +225,8 @@ class LocalClusterTest(tf.test.TestCase):
         self.assertIsNone(procs['worker-0.log'].poll(),
                           'the worker ended before it could be killed')
         time.sleep(0.2)
+      else:
+        self.fail('the worker logged no progress in %ds' % TIMEOUT_SECS)
       os.killpg(procs['worker-0.log'].pid, signal.SIGKILL)
       procs['worker-0.log'].wait()
       self.assertEqual(procs['worker-0.log'].returncode, -signal.SIGKILL)
@@ -249,12 +252,12 @@ class LocalClusterTest(tf.test.TestCase):
 class ClusterCliTest(tf.test.TestCase):
 
   def run_cli(self, *args):
-    proc = subprocess.run(
-        [sys.executable, '-m', 'alexnet_estimator.train'] + list(args),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True, cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=ROOT))
-    return proc.returncode, proc.stderr.strip().splitlines()[-1]
+    """(exit code, the one line of stderr) of a CLI run that fails."""
+    code, _, stderr = train_test.run_cli(*args)
+    lines = stderr.strip().splitlines()
+    self.assertEqual(len(lines), 1, stderr[-3000:])
+    self.assertTrue(lines[0].startswith(train_test.ERROR_PREFIX), lines[0])
+    return code, lines[0]
 
   def test_bad_cluster_flags_fail_in_one_line_before_any_work(self):
     model_dir = os.path.join(self.get_temp_dir(), 'never')

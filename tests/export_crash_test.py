@@ -10,7 +10,6 @@ import glob
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -19,9 +18,9 @@ import tensorflow as tf
 from alexnet_estimator import export as export_lib
 from alexnet_estimator import serving
 from tests import testdata
+from tests import train_test
 
 CLASSES = ('apple', 'banana')
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMP_PREFIX = 'temp-'
 # Kill attempts that wait for the variables to be written: from then to the
 # rename takes some 100 ms here, a poll 1 ms. Should all of them come too
@@ -29,14 +28,6 @@ TEMP_PREFIX = 'temp-'
 # as the temp folder appears, which leaves half a second before the rename.
 VARIABLE_ATTEMPTS = 3
 ATTEMPT_TIMEOUT_SECS = 300
-
-
-def _command(*args):
-  return [sys.executable, '-m', 'alexnet_estimator.train'] + list(args)
-
-
-def _env():
-  return dict(os.environ, PYTHONPATH=ROOT)
 
 
 def _entries(export_base):
@@ -67,13 +58,11 @@ class KilledExportTest(tf.test.TestCase):
       with open(path, 'rb') as f:
         self.images.append(f.read())
     self.model_dir = os.path.join(self.root, 'model')
-    proc = subprocess.run(
-        _command('--data_dir', data_dir, '--model_dir', self.model_dir,
-                 '--mode', 'train', '--max_train_steps', '2',
-                 '--image_size', '67', '--batch_size', '2'),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=ROOT,
-        universal_newlines=True, timeout=600)
-    self.assertEqual(proc.returncode, 0, proc.stderr[-5000:])
+    code, _, stderr = train_test.run_cli(
+        '--data_dir', data_dir, '--model_dir', self.model_dir, '--mode',
+        'train', '--max_train_steps', '2', '--image_size', '67',
+        '--batch_size', '2')
+    self.assertEqual(code, 0, stderr[-5000:])
 
   def _kill_export(self, export_base, wait_for_variables):
     """Starts `--mode export`, SIGKILLs it once it writes.
@@ -93,9 +82,9 @@ class KilledExportTest(tf.test.TestCase):
       pattern = os.path.join(pattern, 'variables', '*')
     with open(log_path, 'w') as log:
       proc = subprocess.Popen(
-          _command('--mode', 'export', '--model_dir', self.model_dir,
-                   '--export_dir', export_base),
-          stdout=subprocess.DEVNULL, stderr=log, env=_env(), cwd=ROOT)
+          train_test.cli_command('--mode', 'export', '--model_dir',
+                                 self.model_dir, '--export_dir', export_base),
+          stdout=subprocess.DEVNULL, stderr=log, env=train_test.cli_env())
     deadline = time.time() + ATTEMPT_TIMEOUT_SECS
     try:
       while proc.poll() is None and time.time() < deadline:
@@ -151,13 +140,11 @@ class KilledExportTest(tf.test.TestCase):
     with self.assertRaises(IOError):
       serving.find_saved_model(killed_base)
 
-    proc = subprocess.run(
-        _command('--mode', 'export', '--model_dir', self.model_dir,
-                 '--export_dir', killed_base),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=ROOT,
-        universal_newlines=True, timeout=600)
-    self.assertEqual(proc.returncode, 0, proc.stderr[-5000:])
-    export_path = proc.stdout.strip().splitlines()[-1]
+    code, stdout, stderr = train_test.run_cli(
+        '--mode', 'export', '--model_dir', self.model_dir, '--export_dir',
+        killed_base)
+    self.assertEqual(code, 0, stderr[-5000:])
+    export_path = stdout.strip().splitlines()[-1]
     self.assertEqual(os.path.dirname(export_path), killed_base)
     self.assertTrue(os.path.basename(export_path).isdigit(), export_path)
     self.assertEqual(_entries(killed_base)[1],

@@ -23,30 +23,20 @@ from alexnet_estimator import export as export_lib
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
 from tests import testdata
+from tests import train_test
 
 CLASSES = ('apple', 'banana')
 TINY = ['--image_size', '67', '--batch_size', '2']
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Logged by XLA's compilation cache once a cluster has really been compiled.
 XLA_COMPILED = 'Compiled cluster using XLA'
 # TF 1.15's DynamicLossScale (loss_scale='dynamic') starts at 2**15.
 INITIAL_LOSS_SCALE = 2.0 ** 15
 
 
-def run_cli(*args, **kwargs):
-  """Runs the CLI; returns (exit code, stdout, stderr).
-
-  Args:
-    *args: its command-line arguments.
-    **kwargs: `env`, variables added to this process's environment.
-  """
-  env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES='',
-             **kwargs.pop('env', {}))
-  proc = subprocess.run(
-      [sys.executable, '-m', 'alexnet_estimator.train'] + list(args),
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
-      universal_newlines=True, timeout=600)
-  return proc.returncode, proc.stdout, proc.stderr
+def run_cli(*args, env=None):
+  """train_test.run_cli with no GPU visible, plus `env`."""
+  return train_test.run_cli(*args, env=dict(env or {},
+                                            CUDA_VISIBLE_DEVICES=''))
 
 
 def serve(export_path, encoded):
@@ -237,12 +227,14 @@ class GpuKnobsTest(tf.test.TestCase):
     self.assertEqual(code, 2, stderr[-3000:])
     self.assertIn('--data_format channels_first needs a GPU',
                   stderr.strip().splitlines()[-1])
+    self.assertEqual(len(stderr.strip().splitlines()), 1, stderr[-3000:])
     self.assertFalse(os.path.exists(model_dir))
     code, _, stderr = run_cli('--mode', 'predict', '--model_dir',
                               self.private['model_dir'], '--data_format',
                               'channels_first', self.data_dir)
     self.assertEqual(code, 2, stderr[-3000:])
     self.assertIn('--data_format', stderr.strip().splitlines()[-1])
+    self.assertEqual(len(stderr.strip().splitlines()), 1, stderr[-3000:])
 
   def test_an_nchw_serving_graph_would_fail_on_cpu(self):
     # Why the export must be NHWC: the same model exported with NCHW params,
@@ -263,8 +255,8 @@ class GpuKnobsTest(tf.test.TestCase):
     proc = subprocess.run(
         [sys.executable, '-c', _FP16_GRAPH_SCRIPT], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES=''),
-        cwd=ROOT, universal_newlines=True, timeout=300)
+        env=train_test.cli_env({'CUDA_VISIBLE_DEVICES': ''}),
+        universal_newlines=True, timeout=300)
     self.assertEqual(proc.returncode, 0, proc.stderr[-5000:])
     graphs = json.loads(proc.stdout.strip().splitlines()[-1])
     fp32, fp16 = graphs['fp32'], graphs['fp16']

@@ -26,13 +26,29 @@ TINY = ['--image_size', '67', '--batch_size', '4']
 ERROR_PREFIX = 'alexnet_estimator.train: error: '
 
 
-def run_cli(*args):
-  """Runs the CLI; returns (exit code, stdout, stderr)."""
-  env = dict(os.environ, PYTHONPATH=os.getcwd())
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli_command(*args):
+  """The command line of `python -m alexnet_estimator.train ARGS`."""
+  return [sys.executable, '-m', 'alexnet_estimator.train'] + list(args)
+
+
+def cli_env(env=None):
+  """This process's environment, the repository importable, plus `env`."""
+  return dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
+
+
+def run_cli(*args, env=None):
+  """Runs the CLI; returns (exit code, stdout, stderr).
+
+  Args:
+    *args: its command-line arguments.
+    env: variables added to this process's environment.
+  """
   proc = subprocess.run(
-      [sys.executable, '-m', 'alexnet_estimator.train'] + list(args),
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-      universal_newlines=True, timeout=600)
+      cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      env=cli_env(env), universal_newlines=True, timeout=600)
   return proc.returncode, proc.stdout, proc.stderr
 
 
