@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from alexnet_estimator import build_tfrecords
 from alexnet_estimator import tfrecords
-from tests import testdata
+from tests import helpers
 
 
 def _records(paths):
@@ -34,19 +34,19 @@ class ConvertTest(tf.test.TestCase):
   def test_round_trip_of_awkward_files(self):
     root = self.get_temp_dir()
     tree = os.path.join(root, 'tree')
-    testdata.make_tree(tree, classes=('cat', 'dog'), train_per_class=2,
-                       validation_per_class=1)
-    red = testdata.solid((220, 30, 30), (32, 24))
+    helpers.make_tree(tree, classes=('cat', 'dog'), train_per_class=2,
+                      validation_per_class=1)
+    red = helpers.solid((220, 30, 30), (32, 24))
     awkward = {
-        'png_named.JPEG': testdata.encode(red, 'RGB', 'PNG'),
-        'cmyk.jpg': testdata.encode(red, 'CMYK', 'JPEG'),
-        'gray.jpg': testdata.encode(red, 'L', 'JPEG'),
-        'rgba.png': testdata.encode(red, 'RGBA', 'PNG'),
+        'png_named.JPEG': helpers.encode(red, 'RGB', 'PNG'),
+        'cmyk.jpg': helpers.encode(red, 'CMYK', 'JPEG'),
+        'gray.jpg': helpers.encode(red, 'L', 'JPEG'),
+        'rgba.png': helpers.encode(red, 'RGBA', 'PNG'),
     }
     for name, data in awkward.items():
-      testdata.write(os.path.join(tree, 'train', 'dog', name), data)
-    corrupt = testdata.write(os.path.join(tree, 'train', 'cat', 'bad.jpg'),
-                             testdata.bad_files()['truncated.jpg'])
+      helpers.write(os.path.join(tree, 'train', 'dog', name), data)
+    corrupt = helpers.write(os.path.join(tree, 'train', 'cat', 'bad.jpg'),
+                            helpers.bad_files()['truncated.jpg'])
     out = os.path.join(root, 'out')
     info = build_tfrecords.convert(tree, out, train_shards=3,
                                    validation_shards=2, num_workers=2,
@@ -91,14 +91,14 @@ class ConvertTest(tf.test.TestCase):
     rng = np.random.RandomState(0)
     for i in range(240):  # noisy PNGs: slow enough to re-encode
       array = rng.randint(0, 256, size=(160, 160, 3)).astype(np.uint8)
-      testdata.write(os.path.join(tree, 'c%d' % (i % 2), '%03d.png' % i),
-                     testdata.encode(array, 'RGB', 'PNG'))
+      helpers.write(os.path.join(tree, 'c%d' % (i % 2), '%03d.png' % i),
+                    helpers.encode(array, 'RGB', 'PNG'))
     out = os.path.join(root, 'out')
     args = [sys.executable, '-m', 'alexnet_estimator.build_tfrecords',
             '--input_dir', tree, '--output_dir', out, '--train_shards', '24',
             '--validation_shards', '1', '--num_workers', '1']
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(args, env=helpers.cli_env(),
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while (not tfrecords.shards(out, 'train') and proc.poll() is None and

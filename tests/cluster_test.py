@@ -12,8 +12,7 @@ import time
 import tensorflow as tf
 
 from alexnet_estimator import cluster
-from tests import testdata
-from tests import train_test
+from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(ROOT, 'scripts', 'local_cluster.py')
@@ -137,9 +136,9 @@ class LocalClusterTest(tf.test.TestCase):
     super(LocalClusterTest, self).setUp()
     self.root = self.get_temp_dir()
     self.data_dir = os.path.join(self.root, 'data')
-    testdata.make_tree(self.data_dir, layout='split', classes=('a', 'b'),
-                       train_per_class=8, validation_per_class=2,
-                       image_size=(40, 40))
+    helpers.make_tree(self.data_dir, layout='split', classes=('a', 'b'),
+                      train_per_class=8, validation_per_class=2,
+                      image_size=(40, 40))
 
   def assertNothingLeftRunning(self, model_dir):
     self.assertEqual(_processes_using(model_dir), [])
@@ -253,10 +252,10 @@ class ClusterCliTest(tf.test.TestCase):
 
   def run_cli(self, *args):
     """(exit code, the one line of stderr) of a CLI run that fails."""
-    code, _, stderr = train_test.run_cli(*args)
+    code, _, stderr = helpers.run_cli(*args)
     lines = stderr.strip().splitlines()
     self.assertEqual(len(lines), 1, stderr[-3000:])
-    self.assertTrue(lines[0].startswith(train_test.ERROR_PREFIX), lines[0])
+    self.assertTrue(lines[0].startswith(helpers.ERROR_PREFIX), lines[0])
     return code, lines[0]
 
   def test_bad_cluster_flags_fail_in_one_line_before_any_work(self):

@@ -19,7 +19,7 @@ from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import train
-from tests import testdata
+from tests import helpers
 
 CLASSES = ('apple', 'banana')
 REPLICA_SUFFIX = '/replica_1'  # MirroredStrategy's name for a second copy
@@ -326,9 +326,9 @@ class MirroredRunTest(tf.test.TestCase):
     super(MirroredRunTest, cls).setUpClass()
     cls.root = tempfile.mkdtemp()
     cls.data_dir = os.path.join(cls.root, 'data')
-    testdata.make_tree(cls.data_dir, layout='split', classes=CLASSES,
-                       train_per_class=4, validation_per_class=1,
-                       image_size=(30, 30))
+    helpers.make_tree(cls.data_dir, layout='split', classes=CLASSES,
+                      train_per_class=4, validation_per_class=1,
+                      image_size=(30, 30))
 
   @classmethod
   def tearDownClass(cls):

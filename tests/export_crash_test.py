@@ -17,8 +17,7 @@ import tensorflow as tf
 
 from alexnet_estimator import export as export_lib
 from alexnet_estimator import serving
-from tests import testdata
-from tests import train_test
+from tests import helpers
 
 CLASSES = ('apple', 'banana')
 TEMP_PREFIX = 'temp-'
@@ -50,15 +49,15 @@ class KilledExportTest(tf.test.TestCase):
     super(KilledExportTest, self).setUp()
     self.root = self.get_temp_dir()
     data_dir = os.path.join(self.root, 'data')
-    written = testdata.make_tree(data_dir, layout='split', classes=CLASSES,
-                                 train_per_class=2, validation_per_class=1,
-                                 image_size=(30, 30))
+    written = helpers.make_tree(data_dir, layout='split', classes=CLASSES,
+                                train_per_class=2, validation_per_class=1,
+                                image_size=(30, 30))
     self.images = []
     for path, _ in written['validation']:
       with open(path, 'rb') as f:
         self.images.append(f.read())
     self.model_dir = os.path.join(self.root, 'model')
-    code, _, stderr = train_test.run_cli(
+    code, _, stderr = helpers.run_cli(
         '--data_dir', data_dir, '--model_dir', self.model_dir, '--mode',
         'train', '--max_train_steps', '2', '--image_size', '67',
         '--batch_size', '2')
@@ -82,9 +81,9 @@ class KilledExportTest(tf.test.TestCase):
       pattern = os.path.join(pattern, 'variables', '*')
     with open(log_path, 'w') as log:
       proc = subprocess.Popen(
-          train_test.cli_command('--mode', 'export', '--model_dir',
-                                 self.model_dir, '--export_dir', export_base),
-          stdout=subprocess.DEVNULL, stderr=log, env=train_test.cli_env())
+          helpers.cli_command('--mode', 'export', '--model_dir',
+                              self.model_dir, '--export_dir', export_base),
+          stdout=subprocess.DEVNULL, stderr=log, env=helpers.cli_env())
     deadline = time.time() + ATTEMPT_TIMEOUT_SECS
     try:
       while proc.poll() is None and time.time() < deadline:
@@ -140,7 +139,7 @@ class KilledExportTest(tf.test.TestCase):
     with self.assertRaises(IOError):
       serving.find_saved_model(killed_base)
 
-    code, stdout, stderr = train_test.run_cli(
+    code, stdout, stderr = helpers.run_cli(
         '--mode', 'export', '--model_dir', self.model_dir, '--export_dir',
         killed_base)
     self.assertEqual(code, 0, stderr[-5000:])

@@ -6,7 +6,7 @@ import tensorflow as tf
 from alexnet_estimator import export as export_lib
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
-from tests import testdata
+from tests import helpers
 
 
 def _encoded_images():
@@ -15,11 +15,11 @@ def _encoded_images():
 
   def noise(width, height):
     return rng.randint(0, 256, (height, width, 3)).astype(np.uint8)
-  return [testdata.encode(noise(80, 90), 'RGB', 'PNG'),
-          testdata.encode(noise(90, 70), 'RGB', 'JPEG', quality=90),
-          testdata.encode(testdata.solid(testdata.COLOURS[2], (67, 67)),
-                          'RGB', 'PNG'),
-          testdata.encode(noise(120, 68), 'L', 'JPEG')]
+  return [helpers.encode(noise(80, 90), 'RGB', 'PNG'),
+          helpers.encode(noise(90, 70), 'RGB', 'JPEG', quality=90),
+          helpers.encode(helpers.solid(helpers.COLOURS[2], (67, 67)),
+                         'RGB', 'PNG'),
+          helpers.encode(noise(120, 68), 'L', 'JPEG')]
 
 
 class ServingInputReceiverTest(tf.test.TestCase, parameterized.TestCase):
@@ -76,7 +76,7 @@ class ServingInputReceiverTest(tf.test.TestCase, parameterized.TestCase):
       with self.assertRaises(tf.errors.InvalidArgumentError):
         sess.run(receiver.features['x'],
                  {receiver.receiver_tensors['image_bytes']:
-                      [_encoded_images()[0], testdata.truncated_png()]})
+                      [_encoded_images()[0], helpers.truncated_png()]})
 
 
 if __name__ == '__main__':

@@ -22,8 +22,7 @@ import tensorflow as tf
 from alexnet_estimator import export as export_lib
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
-from tests import testdata
-from tests import train_test
+from tests import helpers
 
 CLASSES = ('apple', 'banana')
 TINY = ['--image_size', '67', '--batch_size', '2']
@@ -34,9 +33,9 @@ INITIAL_LOSS_SCALE = 2.0 ** 15
 
 
 def run_cli(*args, env=None):
-  """train_test.run_cli with no GPU visible, plus `env`."""
-  return train_test.run_cli(*args, env=dict(env or {},
-                                            CUDA_VISIBLE_DEVICES=''))
+  """helpers.run_cli with no GPU visible, plus `env`."""
+  return helpers.run_cli(*args, env=dict(env or {},
+                                         CUDA_VISIBLE_DEVICES=''))
 
 
 def serve(export_path, encoded):
@@ -111,9 +110,9 @@ class GpuKnobsTest(tf.test.TestCase):
     super(GpuKnobsTest, cls).setUpClass()
     cls.root = tempfile.mkdtemp()
     cls.data_dir = os.path.join(cls.root, 'data')
-    written = testdata.make_tree(cls.data_dir, layout='split',
-                                 classes=CLASSES, train_per_class=2,
-                                 validation_per_class=1, image_size=(30, 30))
+    written = helpers.make_tree(cls.data_dir, layout='split',
+                                classes=CLASSES, train_per_class=2,
+                                validation_per_class=1, image_size=(30, 30))
     cls.encoded = []
     for path, _ in written['validation'] + written['train'][:1]:
       with open(path, 'rb') as f:
@@ -255,7 +254,7 @@ class GpuKnobsTest(tf.test.TestCase):
     proc = subprocess.run(
         [sys.executable, '-c', _FP16_GRAPH_SCRIPT], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=train_test.cli_env({'CUDA_VISIBLE_DEVICES': ''}),
+        env=helpers.cli_env({'CUDA_VISIBLE_DEVICES': ''}),
         universal_newlines=True, timeout=300)
     self.assertEqual(proc.returncode, 0, proc.stderr[-5000:])
     graphs = json.loads(proc.stdout.strip().splitlines()[-1])

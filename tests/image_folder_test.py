@@ -6,11 +6,11 @@ from absl.testing import parameterized
 import tensorflow as tf
 
 from alexnet_estimator import image_folder
-from tests import testdata
+from tests import helpers
 
 
 def _png():
-  return testdata.encode(testdata.solid((1, 2, 3), (4, 4)), 'RGB', 'PNG')
+  return helpers.encode(helpers.solid((1, 2, 3), (4, 4)), 'RGB', 'PNG')
 
 
 def _relative(files, root):
@@ -23,9 +23,9 @@ class FindSplitLayoutTest(tf.test.TestCase, parameterized.TestCase):
   def test_files_and_labels_are_sorted_folder_indices(self, validation_dir):
     root = self.get_temp_dir()
     classes = ('zebra', 'ant', 'moth')
-    written = testdata.make_tree(root, classes=classes, train_per_class=2,
-                                 validation_per_class=1,
-                                 validation_dir=validation_dir)
+    written = helpers.make_tree(root, classes=classes, train_per_class=2,
+                                validation_per_class=1,
+                                validation_dir=validation_dir)
     data = image_folder.find(root)
     self.assertEqual(data.layout, 'split')
     self.assertEqual(data.class_names, ('ant', 'moth', 'zebra'))
@@ -43,9 +43,9 @@ class FindSplitLayoutTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_validation_may_lack_classes(self):
     root = self.get_temp_dir()
-    testdata.make_tree(root, classes=('a', 'b', 'c'), validation_per_class=0)
-    only_c = testdata.write(os.path.join(root, 'validation', 'c', 'x.png'),
-                            _png())
+    helpers.make_tree(root, classes=('a', 'b', 'c'), validation_per_class=0)
+    only_c = helpers.write(os.path.join(root, 'validation', 'c', 'x.png'),
+                           _png())
     data = image_folder.find(root)
     self.assertEqual(data.class_names, ('a', 'b', 'c'))
     self.assertEqual(data.validation.files, [only_c])
@@ -53,7 +53,7 @@ class FindSplitLayoutTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_no_validation_folder_uses_the_hash_split_of_train(self):
     root = self.get_temp_dir()
-    testdata.make_tree(root, classes=('a', 'b'), train_per_class=20)
+    helpers.make_tree(root, classes=('a', 'b'), train_per_class=20)
     shutil.rmtree(os.path.join(root, 'validation'))
     data = image_folder.find(root, validation_percent=50)
     train_root = os.path.join(root, 'train')
@@ -67,11 +67,11 @@ class FindSplitLayoutTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_files_are_listed_by_content_recursively_and_sorted(self):
     root = self.get_temp_dir()
-    testdata.make_tree(root, classes=('a',), train_per_class=1,
-                       validation_per_class=0)
+    helpers.make_tree(root, classes=('a',), train_per_class=1,
+                      validation_per_class=0)
     folder = os.path.join(root, 'train', 'a')
-    notes = testdata.write(os.path.join(folder, 'notes.txt'), b'text')
-    nested = testdata.write(os.path.join(folder, 'sub', 'deep.png'), _png())
+    notes = helpers.write(os.path.join(folder, 'notes.txt'), b'text')
+    nested = helpers.write(os.path.join(folder, 'sub', 'deep.png'), _png())
     data = image_folder.find(root)
     # Not filtered by extension: a file that does not decode is skipped later.
     jpeg = os.path.join(folder, 'train_a_00.jpg')
@@ -85,8 +85,8 @@ class FindClassesLayoutTest(tf.test.TestCase):
   def setUp(self):
     super(FindClassesLayoutTest, self).setUp()
     self.root = os.path.join(self.get_temp_dir(), 'data')
-    self.written = testdata.make_tree(self.root, layout='classes',
-                                      classes=('b', 'a'), train_per_class=40)
+    self.written = helpers.make_tree(self.root, layout='classes',
+                                     classes=('b', 'a'), train_per_class=40)
 
   def test_labels_follow_sorted_class_names(self):
     data = image_folder.find(self.root, validation_percent=25)
@@ -123,8 +123,8 @@ class FindClassesLayoutTest(tf.test.TestCase):
   def test_added_files_never_move_existing_ones(self):
     first = image_folder.find(self.root, validation_percent=25)
     for i in range(30):
-      testdata.write(os.path.join(self.root, 'a' if i % 2 else 'b',
-                                  'new_%02d.png' % i), _png())
+      helpers.write(os.path.join(self.root, 'a' if i % 2 else 'b',
+                                 'new_%02d.png' % i), _png())
     grown = image_folder.find(self.root, validation_percent=25)
     self.assertLen(grown.train.files + grown.validation.files, 110)
     self.assertContainsSubset(first.validation.files, grown.validation.files)
@@ -165,13 +165,13 @@ class HiddenEntriesTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters('split', 'classes')
   def test_hidden_files_and_folders_are_ignored(self, layout):
     root = self.get_temp_dir()
-    written = testdata.make_tree(root, layout=layout, classes=('a', 'b'),
-                                 train_per_class=2)
+    written = helpers.make_tree(root, layout=layout, classes=('a', 'b'),
+                                train_per_class=2)
     classes_root = os.path.join(root, 'train') if layout == 'split' else root
-    testdata.write(os.path.join(classes_root, 'a', '.DS_Store'), b'x')
-    testdata.write(os.path.join(classes_root, 'a', '.sub', 'x.png'), _png())
-    testdata.write(os.path.join(classes_root, '.cache', 'x.png'), _png())
-    testdata.write(os.path.join(root, '.git', 'x.png'), _png())
+    helpers.write(os.path.join(classes_root, 'a', '.DS_Store'), b'x')
+    helpers.write(os.path.join(classes_root, 'a', '.sub', 'x.png'), _png())
+    helpers.write(os.path.join(classes_root, '.cache', 'x.png'), _png())
+    helpers.write(os.path.join(root, '.git', 'x.png'), _png())
     data = image_folder.find(root, validation_percent=0)
     self.assertEqual(data.class_names, ('a', 'b'))
     self.assertEqual(sorted(data.train.files),
@@ -191,48 +191,48 @@ class FindErrorTest(tf.test.TestCase):
     self.assertDataError(missing, missing)
 
   def test_a_file_is_not_a_folder(self):
-    path = testdata.write(os.path.join(self.get_temp_dir(), 'x.png'), _png())
+    path = helpers.write(os.path.join(self.get_temp_dir(), 'x.png'), _png())
     self.assertDataError(path, path)
 
   def test_empty_folder(self):
     empty = os.path.join(self.get_temp_dir(), 'empty')
     os.makedirs(empty)
-    testdata.write(os.path.join(empty, 'loose.png'), _png())  # no class dir
+    helpers.write(os.path.join(empty, 'loose.png'), _png())  # no class dir
     self.assertDataError(empty, empty)
 
   def test_only_hidden_folders(self):
     root = os.path.join(self.get_temp_dir(), 'hidden')
-    testdata.write(os.path.join(root, '.a', 'x.png'), _png())
+    helpers.write(os.path.join(root, '.a', 'x.png'), _png())
     self.assertDataError(root, root)
 
   def test_class_folder_without_images(self):
     root = os.path.join(self.get_temp_dir(), 'imageless')
-    testdata.make_tree(root, layout='classes', classes=('a',))
-    testdata.write(os.path.join(root, 'b', 'readme.txt'), b'hello')
+    helpers.make_tree(root, layout='classes', classes=('a',))
+    helpers.write(os.path.join(root, 'b', 'readme.txt'), b'hello')
     self.assertDataError(root, os.path.join(root, 'b'))
 
   def test_empty_class_folder_in_train(self):
     root = os.path.join(self.get_temp_dir(), 'split')
-    testdata.make_tree(root, classes=('a',))
+    helpers.make_tree(root, classes=('a',))
     os.makedirs(os.path.join(root, 'train', 'b'))
     self.assertDataError(root, os.path.join(root, 'train', 'b'))
 
   def test_train_without_class_folders(self):
     root = os.path.join(self.get_temp_dir(), 'flat')
-    testdata.write(os.path.join(root, 'train', 'x.png'), _png())
+    helpers.write(os.path.join(root, 'train', 'x.png'), _png())
     self.assertDataError(root, os.path.join(root, 'train'))
 
   def test_validation_class_not_in_train(self):
     root = os.path.join(self.get_temp_dir(), 'extra')
-    testdata.make_tree(root, classes=('a', 'b'))
-    testdata.write(os.path.join(root, 'validation', 'c', 'x.png'), _png())
+    helpers.make_tree(root, classes=('a', 'b'))
+    helpers.write(os.path.join(root, 'validation', 'c', 'x.png'), _png())
     self.assertDataError(root, os.path.join(root, 'validation'), "'c'")
 
   def test_validation_without_train(self):
     for name in ('validation', 'val'):
       root = os.path.join(self.get_temp_dir(), 'orphan_' + name)
-      testdata.write(os.path.join(root, name, 'a', 'x.png'), _png())
-      testdata.write(os.path.join(root, 'b', 'x.png'), _png())
+      helpers.write(os.path.join(root, name, 'a', 'x.png'), _png())
+      helpers.write(os.path.join(root, 'b', 'x.png'), _png())
       self.assertDataError(root, root, 'train')
 
   def test_data_error_is_a_value_error(self):
@@ -244,15 +244,15 @@ class ExpandPathsTest(tf.test.TestCase):
   def setUp(self):
     super(ExpandPathsTest, self).setUp()
     self.root = self.get_temp_dir()
-    written = testdata.make_tree(self.root, layout='classes',
-                                 classes=('a', 'b'), train_per_class=3)
+    written = helpers.make_tree(self.root, layout='classes',
+                                classes=('a', 'b'), train_per_class=3)
     self.files = [p for p, _ in written['train']]
 
   def test_keeps_order_and_lists_folders_sorted(self):
     last, first = self.files[4], self.files[1]
     folder = os.path.join(self.root, 'a')
-    testdata.write(os.path.join(folder, 'deeper', 'z.png'), _png())
-    testdata.write(os.path.join(folder, '.hidden.png'), _png())
+    helpers.write(os.path.join(folder, 'deeper', 'z.png'), _png())
+    helpers.write(os.path.join(folder, '.hidden.png'), _png())
     got = image_folder.expand_paths([last, folder, first])
     self.assertEqual(got, [last] + sorted(self.files[:3]) +
                      [os.path.join(folder, 'deeper', 'z.png'), first])
@@ -273,21 +273,21 @@ class LooksLikeImageTest(tf.test.TestCase):
 
   def test_signatures_not_extensions(self):
     root = self.get_temp_dir()
-    array = testdata.solid((10, 20, 30), (8, 8))
-    images = {'png.jpg': testdata.encode(array, 'RGB', 'PNG'),
-              'jpeg.png': testdata.encode(array, 'RGB', 'JPEG'),
-              'gif89': testdata.encode(array, 'P', 'GIF'),
+    array = helpers.solid((10, 20, 30), (8, 8))
+    images = {'png.jpg': helpers.encode(array, 'RGB', 'PNG'),
+              'jpeg.png': helpers.encode(array, 'RGB', 'JPEG'),
+              'gif89': helpers.encode(array, 'P', 'GIF'),
               'gif87.txt': b'GIF87a' + b'\0' * 20,
-              'bmp.gif': testdata.encode(array, 'RGB', 'BMP'),
-              'truncated.jpg': testdata.truncated_jpeg()}
+              'bmp.gif': helpers.encode(array, 'RGB', 'BMP'),
+              'truncated.jpg': helpers.truncated_jpeg()}
     for name, data in images.items():
-      path = testdata.write(os.path.join(root, name), data)
+      path = helpers.write(os.path.join(root, name), data)
       self.assertTrue(image_folder.looks_like_image(path), msg=name)
-    others = {'text.jpg': testdata.text_bytes(), 'empty.png': b'',
+    others = {'text.jpg': helpers.text_bytes(), 'empty.png': b'',
               'short.png': b'\x89PN',
-              'tiff.jpg': testdata.encode(array, 'RGB', 'TIFF')}
+              'tiff.jpg': helpers.encode(array, 'RGB', 'TIFF')}
     for name, data in others.items():
-      path = testdata.write(os.path.join(root, name), data)
+      path = helpers.write(os.path.join(root, name), data)
       self.assertFalse(image_folder.looks_like_image(path), msg=name)
 
   def test_missing_file_or_folder_is_not_an_image(self):

@@ -13,7 +13,7 @@ from alexnet_estimator import build_tfrecords
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
-from tests import testdata
+from tests import helpers
 
 IMAGE_SIZE = 67
 CLASSES = 3
@@ -40,7 +40,7 @@ def _paper_params(batch_size, eval_crops=10):
 
 def _colour(label, i):
   return tuple(int(np.clip(c + SHADE * (i - 1), 0, 255))
-               for c in testdata.COLOURS[label])
+               for c in helpers.COLOURS[label])
 
 
 class _PipelineTestCase(tf.test.TestCase):
@@ -55,18 +55,18 @@ class _PipelineTestCase(tf.test.TestCase):
       for i in range(PER_CLASS):
         ext = '.jpg' if i % 2 else '.png'
         path = os.path.join(root, 'c%d' % label, 'f%d%s' % (i, ext))
-        testdata.write_image(path, testdata.solid(_colour(label, i),
-                                                  (20, 24), seed=i),
-                             quality=95)
+        helpers.write_image(path, helpers.solid(_colour(label, i),
+                                                 (20, 24), seed=i),
+                            quality=95)
         self.colours[path] = _colour(label, i)
         self.labels[path] = label
     # Decoding is by content: a PNG named .jpg is an image, never skipped.
-    self.png_as_jpg = testdata.write_image(
+    self.png_as_jpg = helpers.write_image(
         os.path.join(root, 'c1', 'really_a_png.jpg'),
-        testdata.solid((90, 90, 90), (24, 20)), fmt='PNG')
+        helpers.solid((90, 90, 90), (24, 20)), fmt='PNG')
     self.colours[self.png_as_jpg] = (90, 90, 90)
     self.labels[self.png_as_jpg] = 1
-    self.bad = testdata.write_bad_files(os.path.join(root, 'c0'))
+    self.bad = helpers.write_bad_files(os.path.join(root, 'c0'))
     for path in self.bad:
       self.labels[path] = 0
     self.good = sorted(self.colours)
@@ -205,8 +205,8 @@ class EvalInputTest(_PipelineTestCase):
     root = self.get_temp_dir()
     missing = os.path.join(root, 'deleted.png')
     folder = os.path.join(root, 'c2')
-    non_ascii = testdata.write(os.path.join(root, u'caf\u00e9.jpg'),
-                               testdata.text_bytes())
+    non_ascii = helpers.write(os.path.join(root, u'caf\u00e9.jpg'),
+                              helpers.text_bytes())
     files = [self.good[0], missing, folder, non_ascii, self.good[1]]
     self.labels.update({missing: 0, folder: 0, non_ascii: 0})
     skipped = input_lib.SkippedFiles()
@@ -270,9 +270,9 @@ class PaperInputTest(_PipelineTestCase):
     # does. Random ops inside the per-file datasets would then restart from
     # the same state for every file; the augmentation map must not.
     folder = os.path.join(self.get_temp_dir(), 'same')
-    files = [testdata.write_image(os.path.join(folder, 'f%d.png' % i),
-                                  testdata.solid((100, 100, 100), (30, 30),
-                                                 noise=0))
+    files = [helpers.write_image(os.path.join(folder, 'f%d.png' % i),
+                                 helpers.solid((100, 100, 100), (30, 30),
+                                                noise=0))
              for i in range(6)]
     params = _params(6, preprocessing='paper', resize_side=76,
                      pca_lighting=0.1)
@@ -442,8 +442,8 @@ class AllBadTrainingInputTest(tf.test.TestCase):
 
   def test_training_input_of_only_unreadable_files_ends(self):
     root = self.get_temp_dir()
-    files = [testdata.write(os.path.join(root, 'a', name), data)
-             for name, data in sorted(testdata.bad_files().items())]
+    files = [helpers.write(os.path.join(root, 'a', name), data)
+             for name, data in sorted(helpers.bad_files().items())]
     script = textwrap.dedent("""
         import sys
         import tensorflow as tf
@@ -459,9 +459,8 @@ class AllBadTrainingInputTest(tf.test.TestCase):
           except tf.errors.OutOfRangeError:
             print('ended')
         """)
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     child = subprocess.Popen([sys.executable, '-c', script] + files,
-                             cwd=repo, stdout=subprocess.PIPE,
+                             cwd=helpers.ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL,
                              universal_newlines=True)
     try:  # a subprocess, so that a regression fails instead of hanging

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from alexnet_estimator import plots
-from tests import testdata
+from tests import helpers
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
@@ -44,17 +44,17 @@ class PlotsTest(tf.test.TestCase):
 
   def test_preview_grid_passes_over_unreadable_files(self):
     root = self.get_temp_dir()
-    written = testdata.make_tree(root, layout='classes', classes=('a', 'b'),
-                                 train_per_class=3, bad=True)
+    written = helpers.make_tree(root, layout='classes', classes=('a', 'b'),
+                                train_per_class=3, bad=True)
     files = [p for p, _ in written['train']] + [
-        os.path.join(root, 'a', name) for name in testdata.bad_files()]
+        os.path.join(root, 'a', name) for name in helpers.bad_files()]
     figure = plots.preview_grid(files, ['a'] * len(files), count=100,
                                 size=16, columns=4)
     self.assertEqual(len(figure.axes), 6)  # the six readable images
     self.assertEqual(figure.axes[0].get_title(), 'a')
 
   def test_gallery_shows_top_k_bars_in_order(self):
-    images = [testdata.solid(c, (20, 16)) for c in testdata.COLOURS[:3]]
+    images = [helpers.solid(c, (20, 16)) for c in helpers.COLOURS[:3]]
     probabilities = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3],
                               [0.0, 0.1, 0.9]])
     figure = plots.prediction_gallery(images, probabilities, ['x', 'y', 'z'],

@@ -17,7 +17,7 @@ import tensorflow as tf
 import alexnet_estimator
 from alexnet_estimator import serving
 from alexnet_estimator import train
-from tests import testdata
+from tests import helpers
 
 CLASSES = ('apple', 'banana', 'cherry')
 
@@ -35,9 +35,9 @@ class PredictorTest(tf.test.TestCase):
     super(PredictorTest, cls).setUpClass()
     cls.root = tempfile.mkdtemp()
     data_dir = os.path.join(cls.root, 'data')
-    testdata.make_tree(data_dir, layout='split', classes=CLASSES,
-                       train_per_class=2, validation_per_class=1,
-                       image_size=(40, 30))
+    helpers.make_tree(data_dir, layout='split', classes=CLASSES,
+                      train_per_class=2, validation_per_class=1,
+                      image_size=(40, 30))
     cls.model_dir = os.path.join(cls.root, 'model')
     quiet = io.StringIO()
     train.run('train', cls.model_dir, data_dir=data_dir, max_train_steps=1,
@@ -47,12 +47,12 @@ class PredictorTest(tf.test.TestCase):
                                 export_dir=cls.export_base, out=quiet)
     # A lossless PNG (its pixels are known exactly), a JPEG and a GIF.
     cls.pixels = _noise(50, 40, seed=1)
-    cls.png = testdata.write_image(os.path.join(cls.root, 'images', 'a.png'),
-                                   cls.pixels)
-    cls.jpeg = testdata.write_image(os.path.join(cls.root, 'images', 'b.jpg'),
-                                    _noise(45, 60, seed=2), quality=90)
-    cls.gif = testdata.write_image(os.path.join(cls.root, 'images', 'c.gif'),
-                                   _noise(70, 70, seed=3))
+    cls.png = helpers.write_image(os.path.join(cls.root, 'images', 'a.png'),
+                                  cls.pixels)
+    cls.jpeg = helpers.write_image(os.path.join(cls.root, 'images', 'b.jpg'),
+                                   _noise(45, 60, seed=2), quality=90)
+    cls.gif = helpers.write_image(os.path.join(cls.root, 'images', 'c.gif'),
+                                  _noise(70, 70, seed=3))
     files = [cls.png, cls.jpeg, cls.gif]
     estimator = alexnet_estimator.build_estimator(cls.model_dir)
     cls.expected = {tf.compat.as_str(p['file']): p for p in estimator.predict(
@@ -115,10 +115,10 @@ class PredictorTest(tf.test.TestCase):
 
   def test_unreadable_paths_name_the_file(self):
     missing = os.path.join(self.root, 'nowhere', 'cat.jpg')
-    text = testdata.write(os.path.join(self.root, 'bad', 'notes.jpg'),
-                          testdata.text_bytes())
-    truncated = testdata.write(os.path.join(self.root, 'bad', 'cut.png'),
-                               testdata.truncated_png())
+    text = helpers.write(os.path.join(self.root, 'bad', 'notes.jpg'),
+                         helpers.text_bytes())
+    truncated = helpers.write(os.path.join(self.root, 'bad', 'cut.png'),
+                              helpers.truncated_png())
     with serving.Predictor(self.export_path) as predictor:
       with self.assertRaises(IOError) as caught:
         predictor.predict([self.png, missing])

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
-from tests import testdata
+from tests import helpers
 
 RGB = (200, 60, 30)
 SIZE = (16, 12)  # (width, height): decoded images are [12, 16, 3]
@@ -17,7 +17,7 @@ SIZE = (16, 12)  # (width, height): decoded images are [12, 16, 3]
 
 def _source():
   """The image every format test encodes: RGB with +-3 noise."""
-  return testdata.solid(RGB, SIZE)
+  return helpers.solid(RGB, SIZE)
 
 
 def _pillow_rgb(data):
@@ -53,7 +53,7 @@ class DecodeImageTest(tf.test.TestCase, parameterized.TestCase):
       ('bmp_32_bit_rgba', 'RGBA', 'BMP'), ('png_rgba', 'RGBA', 'PNG'),
       ('png_palette', 'P', 'PNG'))
   def test_lossless_rgb_formats_decode_exactly(self, mode, fmt):
-    data = testdata.encode(_source(), mode, fmt)
+    data = helpers.encode(_source(), mode, fmt)
     self.assertAllEqual(self._decode(data), _pillow_rgb(data))
     if mode != 'P':  # the palette quantises
       self.assertAllEqual(self._decode(data), _source())
@@ -61,25 +61,25 @@ class DecodeImageTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters(
       ('png', 'PNG'), ('bmp_8_bit', 'BMP'), ('jpeg', 'JPEG'))
   def test_grayscale_becomes_three_equal_channels(self, fmt):
-    image = self._decode(testdata.encode(_source(), 'L', fmt))
+    image = self._decode(helpers.encode(_source(), 'L', fmt))
     tolerance = 4 if fmt == 'JPEG' else 0
     self.assertCloseImage(image, _gray(_source()), tolerance, 1)
     self.assertAllEqual(image[..., 0], image[..., 1])
     self.assertAllEqual(image[..., 0], image[..., 2])
 
   def test_grayscale_png_with_alpha(self):
-    image = self._decode(testdata.encode(_source(), 'LA', 'PNG'))
+    image = self._decode(helpers.encode(_source(), 'LA', 'PNG'))
     self.assertAllEqual(image, _gray(_source()))
 
   @parameterized.named_parameters(
       ('baseline', {}), ('progressive', {'progressive': True}),
       ('no_chroma_subsampling', {'subsampling': 0}))
   def test_rgb_jpeg_is_close_to_the_source(self, options):
-    data = testdata.encode(_source(), 'RGB', 'JPEG', quality=95, **options)
+    data = helpers.encode(_source(), 'RGB', 'JPEG', quality=95, **options)
     self.assertCloseImage(self._decode(data), _source(), 12, 2)
 
   def test_cmyk_jpeg_is_close_to_the_source(self):
-    data = testdata.encode(_source(), 'CMYK', 'JPEG', quality=95)
+    data = helpers.encode(_source(), 'CMYK', 'JPEG', quality=95)
     self.assertEqual(Image.open(io.BytesIO(data)).mode, 'CMYK')
     self.assertCloseImage(self._decode(data), _source(), 12, 2)
 
@@ -91,14 +91,14 @@ class DecodeImageTest(tf.test.TestCase, parameterized.TestCase):
                         np.full([SIZE[1], SIZE[0], 3], 150, np.uint8))
 
   def test_gif_is_close_to_the_source(self):
-    data = testdata.encode(_source(), 'P', 'GIF')
+    data = helpers.encode(_source(), 'P', 'GIF')
     image = self._decode(data)
     self.assertAllEqual(image, _pillow_rgb(data))  # GIF itself is lossless
     self.assertCloseImage(image, _source(), 64, 12)
 
   def test_animated_gif_gives_its_first_frame(self):
-    data = testdata.animated_gif([(250, 0, 0), (0, 0, 250), (0, 250, 0)],
-                                 SIZE)
+    data = helpers.animated_gif([(250, 0, 0), (0, 0, 250), (0, 250, 0)],
+                                SIZE)
     self.assertEqual(Image.open(io.BytesIO(data)).n_frames, 3)
     image = self._decode(data)
     self.assertAllEqual(image.shape, [SIZE[1], SIZE[0], 3])
@@ -106,7 +106,7 @@ class DecodeImageTest(tf.test.TestCase, parameterized.TestCase):
                         atol=8)
 
   def test_decoding_is_by_content_not_file_name(self):
-    path = testdata.write_image(
+    path = helpers.write_image(
         os.path.join(self.get_temp_dir(), 'photo.jpg'), _source(), fmt='PNG')
     image = preprocessing.decode_image(tf.io.read_file(path))
     self.assertAllEqual(self.evaluate(image), _source())
@@ -116,30 +116,30 @@ class DecodeImageTest(tf.test.TestCase, parameterized.TestCase):
     image = preprocessing.decode_image(data)
     with self.cached_session() as sess:
       for size in ((1, 1), (37, 5), (5, 37)):
-        array = testdata.solid(RGB, size)
+        array = helpers.solid(RGB, size)
         for mode, fmt in (('RGB', 'PNG'), ('RGB', 'JPEG'), ('RGB', 'BMP'),
                           ('L', 'BMP'), ('RGBA', 'BMP'), ('P', 'GIF')):
-          encoded = testdata.encode(array, mode, fmt)
+          encoded = helpers.encode(array, mode, fmt)
           self.assertAllEqual(sess.run(image, {data: encoded}).shape,
                               [size[1], size[0], 3],
                               msg='%s %s %s' % (mode, fmt, size))
 
   @parameterized.named_parameters(
-      ('text', testdata.text_bytes()),
+      ('text', helpers.text_bytes()),
       ('empty', b''),
-      ('truncated_jpeg', testdata.truncated_jpeg()),
-      ('truncated_png', testdata.truncated_png()),
-      ('jpeg_without_its_end', testdata.encode(_source())[:-2]),
-      ('truncated_gif', testdata.encode(_source(), 'P', 'GIF')[:60]),
-      ('truncated_bmp', testdata.encode(_source(), 'RGB', 'BMP')[:-10]),
-      ('bmp_header_only', testdata.encode(_source(), 'RGB', 'BMP')[:30]),
-      ('text_starting_like_bmp', b'BMW ' + testdata.text_bytes() * 3),
+      ('truncated_jpeg', helpers.truncated_jpeg()),
+      ('truncated_png', helpers.truncated_png()),
+      ('jpeg_without_its_end', helpers.encode(_source())[:-2]),
+      ('truncated_gif', helpers.encode(_source(), 'P', 'GIF')[:60]),
+      ('truncated_bmp', helpers.encode(_source(), 'RGB', 'BMP')[:-10]),
+      ('bmp_header_only', helpers.encode(_source(), 'RGB', 'BMP')[:30]),
+      ('text_starting_like_bmp', b'BMW ' + helpers.text_bytes() * 3),
       ('just_bm', b'BM'),
-      ('one_bit_bmp', testdata.encode(_source(), '1', 'BMP')),
+      ('one_bit_bmp', helpers.encode(_source(), '1', 'BMP')),
       ('png_signature_only', b'\x89PNG\r\n\x1a\n'),
       ('jpeg_signature_only', b'\xff\xd8\xff'),
-      ('tiff', testdata.encode(_source(), 'RGB', 'TIFF')),
-      ('webp', testdata.encode(_source(), 'RGB', 'WEBP')))
+      ('tiff', helpers.encode(_source(), 'RGB', 'TIFF')),
+      ('webp', helpers.encode(_source(), 'RGB', 'WEBP')))
   def test_bad_bytes_raise_invalid_argument(self, data):
     with self.assertRaises(tf.errors.InvalidArgumentError):
       self._decode(data)
@@ -151,19 +151,19 @@ class DecodeImageTest(tf.test.TestCase, parameterized.TestCase):
     with self.cached_session() as sess:
       for mode, fmt in (('RGB', 'BMP'), ('L', 'BMP'), ('RGB', 'PNG'),
                         ('RGBA', 'BMP'), ('P', 'GIF'), ('RGB', 'JPEG')):
-        encoded = testdata.encode(_source(), mode, fmt)
+        encoded = helpers.encode(_source(), mode, fmt)
         self.assertAllEqual(sess.run(image, {data: encoded}).shape,
                             [SIZE[1], SIZE[0], 3])
       with self.assertRaises(tf.errors.InvalidArgumentError):
-        sess.run(image, {data: testdata.text_bytes()})
+        sess.run(image, {data: helpers.text_bytes()})
 
 
 class PreprocessImageTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.parameters(67, 5)
   def test_solid_colour_maps_to_colour_over_255(self, image_size):
-    exact = testdata.solid(RGB, (40, 30), noise=0)
-    data = testdata.encode(exact, 'RGB', 'PNG')
+    exact = helpers.solid(RGB, (40, 30), noise=0)
+    data = helpers.encode(exact, 'RGB', 'PNG')
     image = preprocessing.preprocess_image(tf.constant(data), image_size)
     self.assertEqual(image.shape.as_list(), [image_size, image_size, 3])
     self.assertEqual(image.dtype, tf.float32)
@@ -172,7 +172,7 @@ class PreprocessImageTest(tf.test.TestCase, parameterized.TestCase):
                                                value.shape), atol=1e-6)
 
   def test_grayscale_jpeg_gives_equal_channels_in_unit_range(self):
-    data = testdata.encode(_source(), 'L', 'JPEG')
+    data = helpers.encode(_source(), 'L', 'JPEG')
     value = self.evaluate(preprocessing.preprocess_image(tf.constant(data),
                                                          67))
     self.assertAllEqual(value.shape, [67, 67, 3])
@@ -184,7 +184,7 @@ class PreprocessImageTest(tf.test.TestCase, parameterized.TestCase):
     array[::2] = 255  # hard edges: bilinear must not overshoot
     array[:, ::3, 1] = 255
     value = self.evaluate(preprocessing.preprocess_image(
-        tf.constant(testdata.encode(array, 'RGB', 'PNG')), 224))
+        tf.constant(helpers.encode(array, 'RGB', 'PNG')), 224))
     self.assertAllInRange(value, 0.0, 1.0)
     self.assertAllClose(value.min(), 0.0, atol=0.05)
     self.assertAllClose(value.max(), 1.0, atol=0.05)
@@ -197,13 +197,13 @@ class PreprocessImageTest(tf.test.TestCase, parameterized.TestCase):
       for mode, fmt in (('RGB', 'JPEG'), ('CMYK', 'JPEG'), ('RGBA', 'PNG'),
                         ('P', 'GIF'), ('L', 'BMP'), ('RGBA', 'BMP')):
         value = sess.run(image,
-                         {data: testdata.encode(_source(), mode, fmt)})
+                         {data: helpers.encode(_source(), mode, fmt)})
         self.assertAllEqual(value.shape, [67, 67, 3])
         self.assertAllInRange(value, 0.0, 1.0)
 
   def test_bad_bytes_raise_invalid_argument(self):
     image = preprocessing.preprocess_image(
-        tf.constant(testdata.truncated_png()), 67)
+        tf.constant(helpers.truncated_png()), 67)
     with self.assertRaises(tf.errors.InvalidArgumentError):
       self.evaluate(image)
 
@@ -214,8 +214,8 @@ class PreprocessForTrainTest(tf.test.TestCase, parameterized.TestCase):
       ('jpeg_fused_crop', 'JPEG', True), ('png_crop', 'PNG', True),
       ('jpeg_no_crop', 'JPEG', False))
   def test_shape_range_and_colour(self, fmt, random_crop):
-    data = testdata.encode(testdata.solid(RGB, (40, 30)), 'RGB', fmt,
-                           **({'quality': 95} if fmt == 'JPEG' else {}))
+    data = helpers.encode(helpers.solid(RGB, (40, 30)), 'RGB', fmt,
+                          **({'quality': 95} if fmt == 'JPEG' else {}))
     image = preprocessing.preprocess_for_train(tf.constant(data), 67,
                                                random_crop=random_crop)
     self.assertEqual(image.shape.as_list(), [67, 67, 3])
@@ -232,8 +232,8 @@ class PaletteBmpTest(tf.test.TestCase):
   def test_8_bit_colour_bmp_decodes_to_its_colours(self):
     # Pillow writes mode 'P' as an 8-bit BMP with a colour table, as MS Paint
     # and many tools do ("256-colour bitmap").
-    source = testdata.solid((200, 60, 30), (16, 12), noise=0)
-    data = testdata.encode(source, 'P', 'BMP')
+    source = helpers.solid((200, 60, 30), (16, 12), noise=0)
+    data = helpers.encode(source, 'P', 'BMP')
     self.assertEqual(data[28], 8)  # 8 bits per pixel
     image = self.evaluate(preprocessing.decode_image(tf.constant(data)))
     # Was: every pixel the palette index on 3 channels ([41, 41, 41]).
@@ -255,7 +255,7 @@ def _paper(**kwargs):
 
 def _bands(colours, widths, height):
   """Vertical bands of exact colours, left to right: uint8 [height, W, 3]."""
-  return np.concatenate([testdata.solid(c, (w, height), noise=0)
+  return np.concatenate([helpers.solid(c, (w, height), noise=0)
                          for c, w in zip(colours, widths)], axis=1)
 
 
@@ -337,7 +337,7 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters(('one_crop', 1), ('ten_crops', 10))
   def test_shapes_dtypes_and_ranges(self, eval_crops):
     params = _paper(eval_crops=eval_crops)
-    data = testdata.encode(testdata.solid(RGB, (90, 80)), 'RGB', 'JPEG')
+    data = helpers.encode(helpers.solid(RGB, (90, 80)), 'RGB', 'JPEG')
     train = preprocessing.train_preprocessor(params)(tf.constant(data))
     evaluated = preprocessing.eval_preprocessor(params)(tf.constant(data))
     eval_shape = [10, 67, 67, 3] if eval_crops == 10 else [67, 67, 3]
@@ -360,8 +360,8 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
       ('small_image', 'eval', {'image_size': 70, 'resize_side': 300}))
   def test_solid_colour_becomes_colour_less_mean(self, mode, overrides):
     params = _paper(**overrides)
-    data = testdata.encode(testdata.solid(RGB, (50, 40), noise=0), 'RGB',
-                           'PNG')
+    data = helpers.encode(helpers.solid(RGB, (50, 40), noise=0), 'RGB',
+                          'PNG')
     fn = (preprocessing.train_preprocessor if mode == 'train'
           else preprocessing.eval_preprocessor)(params)
     value = self._run(fn, data)
@@ -382,7 +382,7 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
       array = np.ascontiguousarray(array.transpose(1, 0, 2))
     params = _paper(image_size=76, resize_side=76)  # the square itself
     value = self._run(preprocessing.eval_preprocessor(params),
-                      testdata.encode(array, 'RGB', 'PNG'))
+                      helpers.encode(array, 'RGB', 'PNG'))
     self.assertAllEqual(value.shape, [76, 76, 3])
     rgb = value + MEAN
     if portrait:
@@ -397,7 +397,7 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_eval_takes_the_centre_of_the_square(self):
     array = np.arange(90 * 80 * 3).reshape(90, 80, 3) % 251
-    data = testdata.encode(array.astype(np.uint8), 'RGB', 'PNG')
+    data = helpers.encode(array.astype(np.uint8), 'RGB', 'PNG')
     square = self._run(preprocessing.eval_preprocessor(
         _paper(image_size=76, resize_side=76)), data)
     centre = self._run(preprocessing.eval_preprocessor(_paper()), data)
@@ -410,8 +410,8 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
   def test_training_crops_a_window_of_the_square_and_flips(self):
     # A pattern with no symmetry: each output is one window, one way round.
     rng = np.random.RandomState(0)
-    data = testdata.encode(rng.randint(0, 256, (80, 90, 3)).astype(np.uint8),
-                           'RGB', 'PNG')
+    data = helpers.encode(rng.randint(0, 256, (80, 90, 3)).astype(np.uint8),
+                          'RGB', 'PNG')
     square = self._run(preprocessing.eval_preprocessor(
         _paper(image_size=76, resize_side=76)), data)
     windows = {}
@@ -434,7 +434,7 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_flip_gives_both_orientations(self):
     array = _bands([(250, 0, 0), (0, 0, 250)], (33, 34), 67)
-    data = testdata.encode(array, 'RGB', 'PNG')
+    data = helpers.encode(array, 'RGB', 'PNG')
     params = _paper(resize_side=67)  # the crop is the whole image
     tf.compat.v1.set_random_seed(1)
     image = preprocessing.train_preprocessor(params)(tf.constant(data))
@@ -452,8 +452,8 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertIn(True, flips)
 
   def test_training_lighting_shifts_every_pixel_alike(self):
-    data = testdata.encode(testdata.solid(RGB, (80, 80), noise=0), 'RGB',
-                           'PNG')
+    data = helpers.encode(helpers.solid(RGB, (80, 80), noise=0), 'RGB',
+                          'PNG')
     value = self._run(preprocessing.train_preprocessor(
         _paper(pca_lighting=0.5)), data)
     shift = value - (RGB - MEAN)
@@ -469,7 +469,7 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
         dict(dict(image_size=67, pca_lighting=0.1), **overrides))
     stages = preprocessing.train_stages(params)
     self.assertEqual(stages.decoded_shape, decoded_shape)
-    data = testdata.encode(testdata.solid(RGB, (90, 80)), 'RGB', 'PNG')
+    data = helpers.encode(helpers.solid(RGB, (90, 80)), 'RGB', 'PNG')
     decoded = stages.decode(tf.constant(data))
     self.assertEqual(decoded.shape.as_list(), decoded_shape)
     image = stages.augment(decoded)
@@ -481,7 +481,7 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
     for fn in (preprocessing.train_preprocessor(_paper()),
                preprocessing.eval_preprocessor(_paper(eval_crops=10))):
       with self.assertRaises(tf.errors.InvalidArgumentError):
-        self._run(fn, testdata.truncated_png())
+        self._run(fn, helpers.truncated_png())
 
 
 class TutorialPreprocessorTest(tf.test.TestCase, parameterized.TestCase):
@@ -508,7 +508,7 @@ class TutorialPreprocessorTest(tf.test.TestCase, parameterized.TestCase):
   def test_bit_identical(self, fmt, overrides):
     params = params_lib.make_params(dict(dict(image_size=67), **overrides))
     size, crop = params['image_size'], params['random_crop']
-    data = testdata.encode(testdata.solid(RGB, (50, 37)), 'RGB', fmt)
+    data = helpers.encode(helpers.solid(RGB, (50, 37)), 'RGB', fmt)
     self.assertEqual(preprocessing.output_shape(params, True),
                      [size, size, 3])
     self.assertEqual(preprocessing.output_shape(params, False),
@@ -532,7 +532,7 @@ class TutorialPreprocessorTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_lighting_shifts_the_tutorial_image(self):
     params = params_lib.make_params(image_size=67, pca_lighting=0.5)
-    data = testdata.encode(testdata.solid(RGB, (40, 30)), 'RGB', 'PNG')
+    data = helpers.encode(helpers.solid(RGB, (40, 30)), 'RGB', 'PNG')
     image, lit = self.evaluate([
         preprocessing.preprocess_image(tf.constant(data), 67),
         preprocessing.train_preprocessor(params)(tf.constant(data))])

@@ -14,9 +14,7 @@ import alexnet_estimator
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import schedule
 from alexnet_estimator import serving
-from tests import testdata
-from tests.train_test import ERROR_PREFIX
-from tests.train_test import run_cli
+from tests import helpers
 
 CLASSES = ('apple', 'banana', 'cherry')
 # 12 training images in batches of 4: an epoch is 3 steps, evaluated after
@@ -45,13 +43,13 @@ class PaperRecipeTest(tf.test.TestCase):
     super(PaperRecipeTest, cls).setUpClass()
     cls.root = tempfile.mkdtemp()
     cls.data_dir = os.path.join(cls.root, 'data')
-    testdata.make_tree(cls.data_dir, layout='split', classes=CLASSES,
-                       train_per_class=4, validation_per_class=2,
-                       image_size=(50, 40))
+    helpers.make_tree(cls.data_dir, layout='split', classes=CLASSES,
+                      train_per_class=4, validation_per_class=2,
+                      image_size=(50, 40))
     cls.model_dir = os.path.join(cls.root, 'model')
-    cls.train_result = run_cli('--data_dir', cls.data_dir, '--model_dir',
-                               cls.model_dir, '--max_train_steps', '6',
-                               *PAPER)
+    cls.train_result = helpers.run_cli(
+        '--data_dir', cls.data_dir, '--model_dir', cls.model_dir,
+        '--max_train_steps', '6', *PAPER)
 
   @classmethod
   def tearDownClass(cls):
@@ -87,8 +85,9 @@ class PaperRecipeTest(tf.test.TestCase):
   def test_a_restart_keeps_the_dropped_rate(self):
     model_dir = os.path.join(self.root, 'restarted')
     shutil.copytree(self.model_dir, model_dir)
-    code, _, stderr = run_cli('--data_dir', self.data_dir, '--model_dir',
-                              model_dir, '--max_train_steps', '9', *PAPER)
+    code, _, stderr = helpers.run_cli(
+        '--data_dir', self.data_dir, '--model_dir', model_dir,
+        '--max_train_steps', '9', *PAPER)
     self.assertEqual(code, 0, stderr)
     self.assertIn('Resuming', stderr)
     rates = _summaries(model_dir, 'learning_rate')
@@ -99,8 +98,9 @@ class PaperRecipeTest(tf.test.TestCase):
 
   def test_export_serves_what_estimator_predict_gives(self):
     export_base = os.path.join(self.root, 'export')
-    code, stdout, stderr = run_cli('--mode', 'export', '--model_dir',
-                                   self.model_dir, '--export_dir', export_base)
+    code, stdout, stderr = helpers.run_cli(
+        '--mode', 'export', '--model_dir', self.model_dir, '--export_dir',
+        export_base)
     self.assertEqual(code, 0, stderr)
     export_path = stdout.strip().splitlines()[-1]
     files = sorted(glob.glob(os.path.join(self.data_dir, 'validation', '*',
@@ -124,26 +124,26 @@ class PaperRecipeTest(tf.test.TestCase):
             '--lr_schedule', 'constant', '--learning_rate', '1e-12',
             '--recipe', 'paper', '--image_size', '67', '--resize_side', '76',
             '--batch_size', '4', '--eval_crops', '1']
-    code, _, stderr = run_cli(*args)
+    code, _, stderr = helpers.run_cli(*args)
     self.assertEqual(code, 0, stderr)
     self.assertIn('Stopping early at step 6', stderr)
     checkpoint = tf.train.latest_checkpoint(model_dir)
     self.assertEqual(tf.train.load_variable(checkpoint, 'global_step'), 6)
-    code, _, stderr = run_cli(*args)
+    code, _, stderr = helpers.run_cli(*args)
     self.assertEqual(code, 0, stderr)
     self.assertIn('stopped early at step 6', stderr)
     self.assertEqual(tf.train.latest_checkpoint(model_dir), checkpoint)
 
   def test_warm_start_keeps_the_features_and_renews_the_classifier(self):
     data_dir = os.path.join(self.root, 'two_classes')
-    testdata.make_tree(data_dir, layout='split', classes=('durian', 'fig'),
-                       train_per_class=4, validation_per_class=1,
-                       image_size=(50, 40))
+    helpers.make_tree(data_dir, layout='split', classes=('durian', 'fig'),
+                      train_per_class=4, validation_per_class=1,
+                      image_size=(50, 40))
     model_dir = os.path.join(self.root, 'finetuned')
     args = ['--data_dir', data_dir, '--model_dir', model_dir, '--mode',
             'train', '--max_train_steps', '1', '--warm_start_from',
             self.model_dir] + PAPER[:-6] + ['--learning_rate', '1e-12']
-    code, _, stderr = run_cli(*args)
+    code, _, stderr = helpers.run_cli(*args)
     self.assertEqual(code, 0, stderr)
     source = tf.train.latest_checkpoint(self.model_dir)
     tuned = tf.train.latest_checkpoint(model_dir)
@@ -157,14 +157,16 @@ class PaperRecipeTest(tf.test.TestCase):
     self.assertEqual(tf.train.load_variable(tuned, 'global_step'), 1)
 
     # Now model_dir has checkpoints: the warm start would be ignored.
-    code, _, stderr = run_cli(*(args[:7] + ['2'] + args[8:]))
+    code, _, stderr = helpers.run_cli(*(args[:7] + ['2'] + args[8:]))
     self.assertEqual(code, 2)
     last = stderr.strip().splitlines()[-1]
-    self.assertTrue(last.startswith(ERROR_PREFIX + '--warm_start_from'), last)
+    self.assertTrue(
+        last.startswith(helpers.ERROR_PREFIX + '--warm_start_from'), last)
     self.assertIn('--resume', last)
     self.assertEqual(tf.train.load_variable(
         tf.train.latest_checkpoint(model_dir), 'global_step'), 1)
-    code, _, stderr = run_cli(*(args[:7] + ['2', '--resume'] + args[8:]))
+    code, _, stderr = helpers.run_cli(
+        *(args[:7] + ['2', '--resume'] + args[8:]))
     self.assertEqual(code, 0, stderr)
     self.assertEqual(tf.train.load_variable(
         tf.train.latest_checkpoint(model_dir), 'global_step'), 2)

@@ -12,8 +12,7 @@ from alexnet_estimator import build_tfrecords
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import tfrecords
-from tests import testdata
-from tests import train_test
+from tests import helpers
 
 SYNSETS = ['n%08d' % i for i in range(1000)]
 
@@ -30,8 +29,8 @@ def write_imagenet_shards(root, split, labels_per_shard, bad_label=None):
                                                    len(labels_per_shard)))
     with tf.io.TFRecordWriter(path) as writer:
       for label in labels:
-        colour = testdata.COLOURS[label % len(testdata.COLOURS)]
-        jpeg = testdata.encode(testdata.solid(colour, (40, 30)), 'RGB', 'JPEG')
+        colour = helpers.COLOURS[label % len(helpers.COLOURS)]
+        jpeg = helpers.encode(helpers.solid(colour, (40, 30)), 'RGB', 'JPEG')
         if label == bad_label:
           jpeg = b'\xff\xd8\xff garbage, not a JPEG'
         writer.write(build_tfrecords.make_example(
@@ -169,7 +168,7 @@ class FakeImagenetEndToEndTest(tf.test.TestCase):
     validation = write_imagenet_shards(data_dir, 'validation',
                                        [[1, 2, 1000], [500, 3]])
     model_dir = os.path.join(root, 'model')
-    code, stdout, stderr = train_test.run_cli(
+    code, stdout, stderr = helpers.run_cli(
         '--data_dir', data_dir, '--model_dir', model_dir,
         '--max_train_steps', '2', '--image_size', '67', '--batch_size', '4',
         '--export_dir', os.path.join(root, 'export'))

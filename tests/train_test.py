@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -19,37 +18,10 @@ import tensorflow as tf
 
 import alexnet_estimator
 from alexnet_estimator import estimator as estimator_lib
-from tests import testdata
+from tests import helpers
 
 CLASSES = ('apple', 'banana', 'cherry')
 TINY = ['--image_size', '67', '--batch_size', '4']
-ERROR_PREFIX = 'alexnet_estimator.train: error: '
-
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def cli_command(*args):
-  """The command line of `python -m alexnet_estimator.train ARGS`."""
-  return [sys.executable, '-m', 'alexnet_estimator.train'] + list(args)
-
-
-def cli_env(env=None):
-  """This process's environment, the repository importable, plus `env`."""
-  return dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
-
-
-def run_cli(*args, env=None):
-  """Runs the CLI; returns (exit code, stdout, stderr).
-
-  Args:
-    *args: its command-line arguments.
-    env: variables added to this process's environment.
-  """
-  proc = subprocess.run(
-      cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      env=cli_env(env), universal_newlines=True, timeout=600)
-  return proc.returncode, proc.stdout, proc.stderr
 
 
 def _digests(folder):
@@ -70,11 +42,11 @@ class CliEndToEndTest(tf.test.TestCase):
     super(CliEndToEndTest, cls).setUpClass()
     cls.root = tempfile.mkdtemp()
     cls.data_dir = os.path.join(cls.root, 'data')
-    testdata.make_tree(cls.data_dir, layout='split', classes=CLASSES,
-                       train_per_class=4, validation_per_class=2,
-                       image_size=(40, 30))
+    helpers.make_tree(cls.data_dir, layout='split', classes=CLASSES,
+                      train_per_class=4, validation_per_class=2,
+                      image_size=(40, 30))
     cls.model_dir = os.path.join(cls.root, 'model')
-    cls.train_result = run_cli(
+    cls.train_result = helpers.run_cli(
         '--data_dir', cls.data_dir, '--model_dir', cls.model_dir,
         '--mode', 'train_and_eval', '--max_train_steps', '2',
         '--log_every_n_steps', '1', *TINY)
@@ -106,7 +78,7 @@ class CliEndToEndTest(tf.test.TestCase):
       self.assertIn(tag, tags)
 
   def test_eval_prints_metrics_as_json_on_the_last_line(self):
-    code, stdout, stderr = run_cli(
+    code, stdout, stderr = helpers.run_cli(
         '--mode', 'eval', '--data_dir', self.data_dir,
         '--model_dir', self.model_dir, *TINY)
     self.assertEqual(code, 0, stderr)
@@ -125,9 +97,9 @@ class CliEndToEndTest(tf.test.TestCase):
     with open(bad, 'w') as f:
       f.write('not an image')
     gallery = os.path.join(self.root, 'gallery.png')
-    code, stdout, stderr = run_cli('--mode', 'predict', '--model_dir',
-                                   self.model_dir, '--gallery', gallery,
-                                   single, bad, folder)
+    code, stdout, stderr = helpers.run_cli('--mode', 'predict', '--model_dir',
+                                           self.model_dir, '--gallery', gallery,
+                                           single, bad, folder)
     self.assertEqual(code, 0, stderr)
     with open(gallery, 'rb') as f:
       self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
@@ -143,8 +115,9 @@ class CliEndToEndTest(tf.test.TestCase):
 
   def test_export_serves_the_same_probabilities_as_estimator_predict(self):
     export_base = os.path.join(self.root, 'export')
-    code, stdout, stderr = run_cli('--mode', 'export', '--model_dir',
-                                   self.model_dir, '--export_dir', export_base)
+    code, stdout, stderr = helpers.run_cli(
+        '--mode', 'export', '--model_dir', self.model_dir, '--export_dir',
+        export_base)
     self.assertEqual(code, 0, stderr)
     export_path = stdout.strip().splitlines()[-1]
     self.assertEqual(os.path.dirname(export_path), export_base)
@@ -188,15 +161,16 @@ class CliEndToEndTest(tf.test.TestCase):
 
   def test_other_classes_stop_before_any_step_and_keep_checkpoints(self):
     other = os.path.join(self.root, 'other_data')
-    testdata.make_tree(other, layout='split', classes=('apple', 'durian'),
-                       train_per_class=2, validation_per_class=1,
-                       image_size=(30, 30))
+    helpers.make_tree(other, layout='split', classes=('apple', 'durian'),
+                      train_per_class=2, validation_per_class=1,
+                      image_size=(30, 30))
     before = _digests(self.model_dir)
-    code, _, stderr = run_cli('--data_dir', other, '--model_dir',
-                              self.model_dir, '--max_train_steps', '4', *TINY)
+    code, _, stderr = helpers.run_cli('--data_dir', other, '--model_dir',
+                                      self.model_dir, '--max_train_steps', '4',
+                                      *TINY)
     self.assertNotEqual(code, 0)
-    self.assertEqual(stderr.strip().splitlines()[-1][:len(ERROR_PREFIX)],
-                     ERROR_PREFIX)
+    last = stderr.strip().splitlines()[-1]
+    self.assertEqual(last[:len(helpers.ERROR_PREFIX)], helpers.ERROR_PREFIX)
     self.assertIn(self.model_dir, stderr)
     self.assertIn('durian', stderr)
     self.assertNotIn('Traceback', stderr)
@@ -204,9 +178,10 @@ class CliEndToEndTest(tf.test.TestCase):
 
   def test_other_image_size_stops_before_any_step(self):
     before = _digests(self.model_dir)
-    code, _, stderr = run_cli('--data_dir', self.data_dir, '--model_dir',
-                              self.model_dir, '--image_size', '99',
-                              '--max_train_steps', '4')
+    code, _, stderr = helpers.run_cli('--data_dir', self.data_dir,
+                                      '--model_dir', self.model_dir,
+                                      '--image_size', '99',
+                                      '--max_train_steps', '4')
     self.assertNotEqual(code, 0)
     self.assertIn('--image_size 99', stderr)
     self.assertNotIn('Traceback', stderr)
@@ -219,13 +194,13 @@ class ResumeTest(tf.test.TestCase):
     root = self.get_temp_dir()
     data_dir = os.path.join(root, 'data')
     model_dir = os.path.join(root, 'model')
-    testdata.make_tree(data_dir, layout='classes', classes=CLASSES,
-                       train_per_class=5, image_size=(30, 30))
+    helpers.make_tree(data_dir, layout='classes', classes=CLASSES,
+                      train_per_class=5, image_size=(30, 30))
     args = ['--data_dir', data_dir, '--model_dir', model_dir, '--mode',
             'train', '--validation_percent', '20'] + TINY
-    code, _, stderr = run_cli(*(args + ['--max_train_steps', '1']))
+    code, _, stderr = helpers.run_cli(*(args + ['--max_train_steps', '1']))
     self.assertEqual(code, 0, stderr)
-    code, _, stderr = run_cli(*(args + ['--max_train_steps', '3']))
+    code, _, stderr = helpers.run_cli(*(args + ['--max_train_steps', '3']))
     self.assertEqual(code, 0, stderr)
     self.assertIn('Resuming %s from step 1' % model_dir, stderr)
     self.assertEqual(tf.train.load_variable(
@@ -236,17 +211,18 @@ class SyntheticDataTest(tf.test.TestCase):
 
   def test_trains_on_synthetic_data_without_files(self):
     model_dir = os.path.join(self.get_temp_dir(), 'model')
-    code, _, stderr = run_cli('--use_synthetic_data', '--mode', 'train',
-                              '--max_train_steps', '2', '--num_classes', '7',
-                              '--model_dir', model_dir, *TINY)
+    code, _, stderr = helpers.run_cli('--use_synthetic_data', '--mode',
+                                      'train', '--max_train_steps', '2',
+                                      '--num_classes', '7',
+                                      '--model_dir', model_dir, *TINY)
     self.assertEqual(code, 0, stderr)
     self.assertIn('synthetic data', stderr)
     checkpoint = tf.train.latest_checkpoint(model_dir)
     self.assertEqual(tf.train.load_variable(checkpoint, 'global_step'), 2)
     self.assertEqual(tf.train.load_variable(checkpoint,
                                             'logits/kernel').shape, (4096, 7))
-    code, _, stderr = run_cli('--use_synthetic_data', '--model_dir',
-                              model_dir, *TINY)
+    code, _, stderr = helpers.run_cli('--use_synthetic_data', '--model_dir',
+                                      model_dir, *TINY)
     self.assertNotEqual(code, 0)
     self.assertIn('--use_synthetic_data', stderr.strip().splitlines()[-1])
 
@@ -257,16 +233,15 @@ class KilledRunTest(tf.test.TestCase):
     root = self.get_temp_dir()
     data_dir = os.path.join(root, 'data')
     model_dir = os.path.join(root, 'model')
-    testdata.make_tree(data_dir, layout='split', classes=CLASSES,
-                       train_per_class=2, validation_per_class=1,
-                       image_size=(30, 30))
-    args = [sys.executable, '-m', 'alexnet_estimator.train', '--data_dir',
-            data_dir, '--model_dir', model_dir, '--mode', 'train',
-            '--train_epochs', '1000', '--max_train_steps', '60',
+    helpers.make_tree(data_dir, layout='split', classes=CLASSES,
+                      train_per_class=2, validation_per_class=1,
+                      image_size=(30, 30))
+    args = ['--data_dir', data_dir, '--model_dir', model_dir, '--mode',
+            'train', '--train_epochs', '1000', '--max_train_steps', '60',
             '--save_checkpoints_steps', '2'] + TINY
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(helpers.cli_command(*args),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=helpers.cli_env())
     deadline = time.time() + 300
     # Wait for a checkpoint past the one written at step 0, then kill.
     while (not glob.glob(os.path.join(model_dir, 'model.ckpt-[1-9]*.index'))
@@ -278,7 +253,7 @@ class KilledRunTest(tf.test.TestCase):
                                        'global_step')
     self.assertBetween(killed_at, 1, 59)  # it really was stopped mid-way
 
-    code, _, stderr = run_cli(*args[3:])
+    code, _, stderr = helpers.run_cli(*args)
     self.assertEqual(code, 0, stderr)
     self.assertIn('Resuming %s from step %d' % (model_dir, killed_at), stderr)
     self.assertEqual(tf.train.load_variable(
@@ -293,14 +268,14 @@ class CliErrorTest(tf.test.TestCase):
     super(CliErrorTest, cls).setUpClass()
     cls.root = tempfile.mkdtemp()
     cls.good = os.path.join(cls.root, 'good')
-    testdata.make_tree(cls.good, layout='split', classes=CLASSES,
-                       train_per_class=2, validation_per_class=1,
-                       image_size=(20, 20))
+    helpers.make_tree(cls.good, layout='split', classes=CLASSES,
+                      train_per_class=2, validation_per_class=1,
+                      image_size=(20, 20))
     cls.empty = os.path.join(cls.root, 'empty')
     os.makedirs(cls.empty)
     cls.imageless = os.path.join(cls.root, 'imageless')
-    testdata.make_tree(cls.imageless, layout='classes', classes=CLASSES,
-                       train_per_class=2, image_size=(20, 20))
+    helpers.make_tree(cls.imageless, layout='classes', classes=CLASSES,
+                      train_per_class=2, image_size=(20, 20))
     notes = os.path.join(cls.imageless, 'durian')
     os.makedirs(notes)
     with open(os.path.join(notes, 'readme.txt'), 'w') as f:
@@ -312,12 +287,12 @@ class CliErrorTest(tf.test.TestCase):
     super(CliErrorTest, cls).tearDownClass()
 
   def assertFailsNaming(self, names, *args):
-    code, stdout, stderr = run_cli(*args)
+    code, stdout, stderr = helpers.run_cli(*args)
     self.assertNotEqual(code, 0)
     self.assertEqual(stdout, '')
     lines = stderr.strip().splitlines()
     self.assertEqual(len(lines), 1, stderr)
-    self.assertTrue(lines[0].startswith(ERROR_PREFIX), lines[0])
+    self.assertTrue(lines[0].startswith(helpers.ERROR_PREFIX), lines[0])
     for name in names:
       self.assertIn(name, lines[0])
     return lines[0]
@@ -380,15 +355,16 @@ class CliErrorTest(tf.test.TestCase):
   def test_no_readable_training_image(self):
     unreadable = os.path.join(self.root, 'unreadable')
     for name in ('a', 'b'):
-      testdata.write(os.path.join(unreadable, name, 'x.jpg'),
-                     testdata.bad_files()['truncated.jpg'])
+      helpers.write(os.path.join(unreadable, name, 'x.jpg'),
+                    helpers.bad_files()['truncated.jpg'])
     model = os.path.join(self.root, 'm3')
-    code, _, stderr = run_cli('--data_dir', unreadable, '--model_dir', model,
-                              '--mode', 'train', '--max_train_steps', '2')
+    code, _, stderr = helpers.run_cli('--data_dir', unreadable, '--model_dir',
+                                      model, '--mode', 'train',
+                                      '--max_train_steps', '2')
     self.assertNotEqual(code, 0)
     self.assertNotIn('Traceback', stderr)
     last = stderr.strip().splitlines()[-1]
-    self.assertTrue(last.startswith(ERROR_PREFIX), last)
+    self.assertTrue(last.startswith(helpers.ERROR_PREFIX), last)
     self.assertIn('none of its 2 training files', last)
     self.assertIsNone(tf.train.latest_checkpoint(model))
 

@@ -1,22 +1,35 @@
-"""Tiny generated images, image trees and broken files for the tests.
+"""Helpers shared by the tests: generated images and trees, the CLI run.
 
-Each class gets its own solid colour (with a little noise), so a label check is
-meaningful (the pixels say which class a decoded image came from) and JPEG
-artefacts stay small. Sizes are (width, height), as PIL has them; arrays are
-[height, width, 3], as TensorFlow has them.
+Tiny generated images, image trees and broken files: each class gets its own
+solid colour (with a little noise), so a label check is meaningful (the pixels
+say which class a decoded image came from) and JPEG artefacts stay small. Sizes
+are (width, height), as PIL has them; arrays are [height, width, 3], as
+TensorFlow has them.
+
+The CLI runs in a subprocess, as users run it (`run_cli`), with the repository
+importable.
 
 Typical use:
 
-  written = testdata.make_tree(self.get_temp_dir(), layout='split',
-                               classes=('cat', 'dog'), train_per_class=2,
-                               validation_per_class=1, image_size=(30, 20))
+  written = helpers.make_tree(self.get_temp_dir(), layout='split',
+                              classes=('cat', 'dog'), train_per_class=2,
+                              validation_per_class=1, image_size=(30, 20))
   files = [path for path, _ in written['train']]
+  code, stdout, stderr = helpers.run_cli('--mode', 'train', ...)
 """
 import io
 import os
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
+
+# The repository root: subprocesses get it on PYTHONPATH.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# How the CLI starts its one-line error on stderr.
+ERROR_PREFIX = 'alexnet_estimator.train: error: '
 
 # Distinct colours, one per class index (class i is drawn in COLOURS[i % 8]).
 COLOURS = ((220, 30, 30), (30, 200, 40), (40, 60, 220), (230, 210, 30),
@@ -186,3 +199,26 @@ def make_tree(root, layout='split', classes=('a', 'b'), train_per_class=3,
              else os.path.join(root, classes[0]))
     written['bad'] = write_bad_files(first)
   return {k: sorted(v) for k, v in written.items()}
+
+
+def cli_command(*args):
+  """The command line of `python -m alexnet_estimator.train ARGS`."""
+  return [sys.executable, '-m', 'alexnet_estimator.train'] + list(args)
+
+
+def cli_env(env=None):
+  """This process's environment, the repository importable, plus `env`."""
+  return dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
+
+
+def run_cli(*args, env=None):
+  """Runs the CLI; returns (exit code, stdout, stderr).
+
+  Args:
+    *args: its command-line arguments.
+    env: variables added to this process's environment.
+  """
+  proc = subprocess.run(
+      cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      env=cli_env(env), universal_newlines=True, timeout=600)
+  return proc.returncode, proc.stdout, proc.stderr
