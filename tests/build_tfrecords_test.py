@@ -97,8 +97,8 @@ class ConvertTest(tf.test.TestCase):
     args = [sys.executable, '-m', 'alexnet_estimator.build_tfrecords',
             '--input_dir', tree, '--output_dir', out, '--train_shards', '24',
             '--validation_shards', '1', '--num_workers', '1']
-    proc = subprocess.Popen(args, env=helpers.cli_env(),
-                            stdout=subprocess.DEVNULL,
+    env = helpers.cli_env()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while (not tfrecords.shards(out, 'train') and proc.poll() is None and
