@@ -5,9 +5,13 @@ splits the CPU in two): the multi-device path, all-reduce included, is tried
 here on 67x67 images and a few steps.
 """
 import glob
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import unittest
 from unittest import mock
 
 import numpy as np
@@ -113,9 +117,32 @@ class MakeDevicesTest(tf.test.TestCase):
     for key in ('TF_GPU_THREAD_MODE', 'TF_GPU_THREAD_COUNT'):
       os.environ.pop(key, None)
 
-  def test_visible_gpus_are_tensorflows(self):
-    self.assertEqual(distribution.visible_gpus(), len(
-        tf.config.experimental.list_physical_devices('GPU')))
+  def test_visible_gpus_counts_the_gpu_devices_and_honours_hiding(self):
+    # Asked of fresh processes: device_lib creates every device (it would hold
+    # the GPUs' memory in this one). One with the GPUs hidden must see none.
+    script = ('import json\n'
+              'from tensorflow.python.client import device_lib\n'
+              'from alexnet_estimator import distribution\n'
+              'visible = distribution.visible_gpus()\n'
+              'devices = device_lib.list_local_devices()\n'
+              'print(json.dumps([visible, sum(d.device_type == "GPU"\n'
+              '                               for d in devices)]))\n')
+    children = [
+        subprocess.Popen([sys.executable, '-c', script],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=helpers.cli_env(env), universal_newlines=True)
+        for env in ({}, {'CUDA_VISIBLE_DEVICES': ''})]
+    (as_is, hidden) = [self._last_json_line(child) for child in children]
+    self.assertEqual(as_is[0], as_is[1])  # visible_gpus == GPU devices
+    self.assertEqual(distribution.visible_gpus(), as_is[0])
+    self.assertEqual(hidden, [0, 0])
+    if not tf.test.is_built_with_cuda():
+      self.assertEqual(as_is, [0, 0])
+
+  def _last_json_line(self, child):
+    stdout, stderr = child.communicate(timeout=300)
+    self.assertEqual(child.returncode, 0, stderr[-3000:])
+    return json.loads(stdout.strip().splitlines()[-1])
 
   def test_refuses_more_gpus_than_visible(self):
     visible = distribution.visible_gpus()  # 0 on a CPU machine
@@ -236,9 +263,19 @@ class SetGpuThreadModeTest(tf.test.TestCase):
         self.assertEqual(os.environ[key], value)
 
   def test_environment_is_restored_after_the_tests(self):
-    # The patch in setUp undoes the changes: nothing leaked from above.
-    self.assertNotIn('TF_GPU_THREAD_MODE', os.environ)
-    self.assertNotIn('TF_GPU_THREAD_COUNT', os.environ)
+    # Runs the tests that set TF_GPU_THREAD_* (make_devices included) and
+    # checks that their set-up put back what was there before, a value too.
+    os.environ['TF_GPU_THREAD_MODE'] = 'set_before'
+    before = dict(os.environ)
+    for case in (MakeDevicesTest('test_sets_the_gpu_thread_mode'),
+                 SetGpuThreadModeTest(
+                     'test_private_and_shared_set_mode_and_count')):
+      result = unittest.TestResult()
+      case.run(result)
+      self.assertEqual((result.testsRun, result.errors, result.failures),
+                       (1, [], []), case)
+      changed = set(os.environ.items()) ^ set(before.items())
+      self.assertEqual(changed, set(), case)
 
 
 class ReplicasStayInSyncHook(tf.estimator.SessionRunHook):
