@@ -18,7 +18,6 @@ from __future__ import print_function
 
 import glob
 import io
-import json
 import multiprocessing
 import os
 import random
@@ -30,6 +29,7 @@ from PIL import Image
 import tensorflow as tf
 
 from alexnet_estimator import cli
+from alexnet_estimator import files
 from alexnet_estimator import image_folder
 from alexnet_estimator import tfrecords
 
@@ -117,9 +117,9 @@ def _sidecar(shard_path):
 def write_shard(job):
   """Writes one shard unless it is complete; returns its sidecar dict."""
   path, items, class_names = job
-  if os.path.exists(path) and os.path.exists(_sidecar(path)):
-    with open(_sidecar(path)) as f:
-      return json.load(f)
+  done = files.read_json(_sidecar(path)) if os.path.exists(path) else None
+  if done is not None:
+    return done
   temp = '%s%s-%d' % (path, tfrecords.TEMP_MARKER, os.getpid())
   count, skipped = 0, []
   with tf.io.TFRecordWriter(temp) as writer:
@@ -139,10 +139,8 @@ def write_shard(job):
           _counter.value += 1
   result = {'shard': os.path.basename(path), 'records': count,
             'skipped': skipped}
-  with open(_sidecar(path) + tfrecords.TEMP_MARKER, 'w') as f:
-    json.dump(result, f)
   # Sidecar first, shard last: a final shard name always means complete.
-  os.rename(_sidecar(path) + tfrecords.TEMP_MARKER, _sidecar(path))
+  files.write_json(_sidecar(path), result)
   os.rename(temp, path)
   return result
 
@@ -188,7 +186,8 @@ def convert(input_dir, output_dir, train_shards=8, validation_shards=2,
               {'train': train_shards, 'validation': validation_shards}, seed)
   # Leftovers of a run that was killed: incomplete, never to be completed.
   for job in jobs:
-    for stale in glob.glob(job[0] + tfrecords.TEMP_MARKER + '-*'):
+    for stale in (glob.glob(job[0] + tfrecords.TEMP_MARKER + '-*') +
+                  glob.glob(_sidecar(job[0]) + files.TEMP_MARKER + '-*')):
       os.remove(stale)
   total = sum(len(items) for _, items, _ in jobs)
   counter = multiprocessing.Value('l', 0)

@@ -29,6 +29,8 @@ import time
 from absl import logging
 import tensorflow as tf
 
+from alexnet_estimator import files
+
 TASK_TYPES = ('chief', 'worker', 'ps', 'evaluator')
 DONE_DIR = 'cluster_done'
 
@@ -143,21 +145,16 @@ def mark_done(model_dir, task, last_step, steps_run):
   `steps_run`, the steps this process ran itself, goes into the marker too:
   the log of who did how much of the shared global step.
   """
-  path = _marker(model_dir, task.type, task.index)
-  tf.io.gfile.makedirs(os.path.dirname(path))
-  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
-    f.write(json.dumps({'last_step': last_step, 'time': time.time(),
-                        'steps_run': steps_run}))
-  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+  files.write_json(_marker(model_dir, task.type, task.index),
+                   {'last_step': last_step, 'time': time.time(),
+                    'steps_run': steps_run})
 
 
 def read_marker(model_dir, task_type, index):
   """The done marker of a training task (a dict), or None."""
-  path = _marker(model_dir, task_type, index)
   try:
-    with tf.io.gfile.GFile(path) as f:
-      return json.loads(f.read())
-  except (tf.errors.NotFoundError, ValueError):
+    return files.read_json(_marker(model_dir, task_type, index))
+  except ValueError:
     return None
 
 
@@ -173,11 +170,6 @@ def trainers_done(model_dir, task, last_step, since):
   names = [('chief', i) for i in range(len(task.cluster['chief']))]
   names += [('worker', i) for i in range(len(task.cluster.get('worker', ())))]
   return sum(_done(model_dir, t, i, last_step, since) for t, i in names)
-
-
-def checkpoint_step(model_dir):
-  checkpoint = tf.train.latest_checkpoint(model_dir)
-  return tf.train.load_variable(checkpoint, 'global_step') if checkpoint else 0
 
 
 def run_ps(task, model_dir, last_step, session_config=None, poll_secs=2.0,
@@ -201,7 +193,7 @@ def run_ps(task, model_dir, last_step, session_config=None, poll_secs=2.0,
       logging.info('All %d training tasks reached step %d: the parameter '
                    'server ends.', done, last_step)
       return server
-    if final_seen is None and checkpoint_step(model_dir) >= last_step:
+    if final_seen is None and files.checkpoint_step(model_dir) >= last_step:
       final_seen = time.time()
     if final_seen is not None and time.time() - final_seen > grace_secs:
       logging.warning('The checkpoint reached step %d %ds ago but only %d of '

@@ -11,10 +11,9 @@ drops as params['lr_drops'].
 
 The same state drives early stopping (params['early_stopping_patience']).
 """
-import json
 import os
 
-import tensorflow as tf
+from alexnet_estimator import files
 
 STATE_FILE = 'lr_schedule.json'
 
@@ -30,21 +29,8 @@ def initial_state():
 
 def load(model_dir):
   """The schedule state of `model_dir`; a fresh one if there is none."""
-  path = state_path(model_dir)
-  if not tf.io.gfile.exists(path):
-    return initial_state()
-  with tf.io.gfile.GFile(path) as f:
-    state = json.load(f)
-  return dict(initial_state(), **state)
-
-
-def _save(model_dir, state):
-  tf.io.gfile.makedirs(model_dir)
-  path = state_path(model_dir)
-  tmp = path + '.tmp'
-  with tf.io.gfile.GFile(tmp, 'w') as f:
-    json.dump(state, f, indent=1)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  state = files.read_json(state_path(model_dir))
+  return dict(initial_state(), **(state or {}))
 
 
 def uses_evaluations(params):
@@ -106,5 +92,5 @@ def record_evaluation(model_dir, step, accuracy, params):
     event = 'stop'
   state['history'].append({'step': step, 'accuracy': accuracy,
                            'learning_rate': rate, 'event': event})
-  _save(model_dir, state)
+  files.write_json(state_path(model_dir), state)
   return state

@@ -17,19 +17,21 @@ walking the shards' record headers (no data is read), and class names come
 from `--labels_file` or from the synsets of the validation records.
 """
 import collections
-import json
 import os
 import struct
 
 from absl import logging
 import tensorflow as tf
 
+from alexnet_estimator import errors
+from alexnet_estimator import files
+
 SPLITS = ('train', 'validation')
 INFO_FILE = 'dataset_info.json'
 # Labels of ImageNet's builders run 1..1000; id 0 is "background", unused.
 DEFAULT_LABEL_OFFSET = 1
 # Written while a shard is incomplete; never matched as a shard.
-TEMP_MARKER = '.tmp'
+TEMP_MARKER = files.TEMP_MARKER
 
 FEATURES = {
     'image/encoded': tf.io.FixedLenFeature([], tf.string, default_value=''),
@@ -42,8 +44,7 @@ TFRecordSet = collections.namedtuple(
                     'num_train', 'num_validation'])
 
 
-class TFRecordError(ValueError):
-  """The TFRecord set cannot be used; the message names the file."""
+TFRecordError = errors.TFRecordError  # the one-line error of this module
 
 
 def shards(data_dir, split):
@@ -97,22 +98,15 @@ def count_records(paths):
 
 def read_info(data_dir):
   """The set's dataset_info.json as a dict, or None."""
-  path = os.path.join(data_dir, INFO_FILE)
-  if not tf.io.gfile.exists(path):
-    return None
   try:
-    with tf.io.gfile.GFile(path) as f:
-      return json.load(f)
+    return files.read_json(os.path.join(data_dir, INFO_FILE))
   except ValueError as e:
-    raise TFRecordError('%s: not valid JSON (%s)' % (path, e))
+    raise TFRecordError(str(e))
 
 
 def write_info(out_dir, info):
   """Writes dataset_info.json atomically."""
-  path = os.path.join(out_dir, INFO_FILE)
-  with tf.io.gfile.GFile(path + TEMP_MARKER, 'w') as f:
-    json.dump(info, f, indent=1, sort_keys=True)
-  tf.io.gfile.rename(path + TEMP_MARKER, path, overwrite=True)
+  files.write_json(os.path.join(out_dir, INFO_FILE), info)
 
 
 def _names_from_records(paths, label_offset):

@@ -12,6 +12,7 @@ import time
 import tensorflow as tf
 
 from alexnet_estimator import cluster
+from alexnet_estimator import files
 from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -232,7 +233,7 @@ class LocalClusterTest(tf.test.TestCase):
       self.assertIsNone(cluster.read_marker(model_dir, 'worker', 0))
       killed_at = time.time()
       # It was killed mid-way: training goes on without it.
-      self.assertLess(cluster.checkpoint_step(model_dir), last_step)
+      self.assertLess(files.checkpoint_step(model_dir), last_step)
       start('worker', 1)  # the same worker, on the same port
       codes = launcher.wait(procs, TIMEOUT_SECS)
     finally:
