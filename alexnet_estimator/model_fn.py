@@ -44,6 +44,7 @@ import tensorflow as tf
 
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
+from alexnet_estimator import schedule
 
 # tf.nn.lrn settings of the tutorial.
 LRN_DEPTH_RADIUS = 5
@@ -203,10 +204,8 @@ def _metrics(labels, logits, predictions, params):
 
 def _learning_rate(params):
   """The rate of this step: schedule, plateau drops so far and warm-up."""
-  rate = params['learning_rate']
-  if params['lr_schedule'] == 'plateau':
-    # Drops happen between training runs (train.py, schedule.py): a constant.
-    rate *= params['lr_decay_factor'] ** params['lr_drops']
+  # Plateau drops happen between training runs (schedule.py): a constant.
+  rate = schedule.base_rate(params, params['lr_drops'])
   needs_epochs = (params['lr_schedule'] == 'step' or
                   params['warmup_epochs'] > 0)
   if not needs_epochs:

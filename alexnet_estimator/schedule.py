@@ -39,12 +39,17 @@ def uses_evaluations(params):
           params['early_stopping_patience'] > 0)
 
 
-def learning_rate(state, params):
-  """The base rate after the plateau drops of `state`."""
+def base_rate(params, drops):
+  """params' learning rate after `drops` plateau drops (plateau schedule)."""
   rate = params['learning_rate']
   if params['lr_schedule'] == 'plateau':
-    rate *= params['lr_decay_factor'] ** state['drops']
+    rate *= params['lr_decay_factor'] ** drops
   return rate
+
+
+def learning_rate(state, params):
+  """The base rate after the plateau drops of `state`."""
+  return base_rate(params, state['drops'])
 
 
 def record_evaluation(model_dir, step, accuracy, params):
