@@ -14,12 +14,10 @@ import collections
 import hashlib
 import os
 
+from alexnet_estimator import preprocessing
+
 TRAIN_DIR = 'train'
 VALIDATION_DIRS = ('validation', 'val')
-
-# First bytes of the formats preprocessing.decode_image reads.
-_SIGNATURES = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n', b'GIF87a', b'GIF89a',
-               b'BM')
 
 Split = collections.namedtuple('Split', ['files', 'labels'])
 ImageFolder = collections.namedtuple(
@@ -60,7 +58,7 @@ def looks_like_image(path):
       head = f.read(8)
   except (IOError, OSError):
     return False
-  return any(head.startswith(s) for s in _SIGNATURES)
+  return any(head.startswith(s) for s in preprocessing.IMAGE_SIGNATURES)
 
 
 def _class_files(root, class_names):

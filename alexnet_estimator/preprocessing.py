@@ -41,6 +41,13 @@ PCA_EIGVEC = ((-0.5675, 0.7192, 0.4009),
               (-0.5808, -0.0045, -0.8140),
               (-0.5836, -0.6948, 0.4203))
 
+# First bytes of the formats decode_image reads. image_folder finds images by
+# them too.
+JPEG_SIGNATURE = b'\xff\xd8\xff'
+BMP_SIGNATURE = b'BM'
+IMAGE_SIGNATURES = (JPEG_SIGNATURE, b'\x89PNG\r\n\x1a\n', b'GIF87a', b'GIF89a',
+                    BMP_SIGNATURE)
+
 # BMP header fields (little-endian): size of the info header at byte 14,
 # bits per pixel (uint16) at 28, colours in the table (uint32, 0: all) at 46.
 _BMP_INFO_SIZE_OFFSET = 14
@@ -48,6 +55,12 @@ _BMP_BPP_OFFSET = 28
 _BMP_COLOURS_USED_OFFSET = 46
 # tf.io.decode_bmp must be told the channel count the file has.
 _BMP_CHANNELS = {24: 3, 32: 4}
+
+
+def _starts_with(image_bytes, signature):
+  """Scalar bool Tensor: the encoded image starts with `signature`."""
+  return tf.equal(tf.strings.substr(image_bytes, 0, len(signature)),
+                  signature)
 
 
 def _to_rgb(image):
@@ -107,7 +120,7 @@ def decode_image(image_bytes):
     uint8 Tensor [height, width, 3]. Running it raises InvalidArgumentError for
     bytes that are not a complete image of these formats.
   """
-  is_bmp = tf.equal(tf.strings.substr(image_bytes, 0, 2), 'BM')
+  is_bmp = _starts_with(image_bytes, BMP_SIGNATURE)
   image = tf.cond(
       is_bmp, lambda: _decode_bmp(image_bytes),
       lambda: tf.io.decode_image(image_bytes, channels=3,
@@ -167,7 +180,7 @@ def preprocess_for_train(image_bytes, image_size, random_crop=False):
   """
   if not random_crop:
     return preprocess_image(image_bytes, image_size)
-  is_jpeg = tf.equal(tf.strings.substr(image_bytes, 0, 3), b'\xff\xd8\xff')
+  is_jpeg = _starts_with(image_bytes, JPEG_SIGNATURE)
 
   def fused_jpeg():
     window = _random_crop_window(tf.image.extract_jpeg_shape(image_bytes))
