@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from alexnet_estimator import cli
 from alexnet_estimator import files
+from alexnet_estimator import hooks
 from alexnet_estimator import image_folder
 from alexnet_estimator import tfrecords
 
@@ -165,9 +166,9 @@ def _progress(done, total, start, out):
   eta = (total - done) / rate if rate > 0 else 0
   width = 30
   filled = int(width * done / max(total, 1))
-  out.write('\r[%s%s] %d/%d images  %.1f images/sec  ETA %dm%02ds' % (
+  out.write('\r[%s%s] %d/%d images  %.1f images/sec  ETA %s' % (
       '#' * filled, '.' * (width - filled), done, total, rate,
-      int(eta) // 60, int(eta) % 60))
+      hooks.format_duration(eta)))
   out.flush()
 
 

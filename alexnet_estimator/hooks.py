@@ -5,7 +5,8 @@ from absl import logging
 import tensorflow as tf
 
 
-def _duration(seconds):
+def format_duration(seconds):
+  """'5s', '2m05s' or '3h02m': a duration or an ETA, as progress lines say."""
   seconds = int(round(seconds))
   hours, rest = divmod(seconds, 3600)
   minutes, seconds = divmod(rest, 60)
@@ -58,5 +59,5 @@ class ProgressHook(tf.estimator.SessionRunHook):
     logging.info('step %d/%d  loss %.4f  %.1f images/sec  %d steps left  '
                  'ETA %s', step, self._last_step, loss,
                  steps * self._batch_size / seconds, left,
-                 _duration(left * seconds / steps))
+                 format_duration(left * seconds / steps))
     self._start = (now, step)

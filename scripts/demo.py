@@ -26,6 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_demo_data  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from alexnet_estimator import hooks  # pylint: disable=g-import-not-at-top
+
 # Adam leaves the chance-level plateau of this un-normalised network much
 # sooner than the tutorial's SGD; see README "Training the demo".
 TRAIN_FLAGS = ['--optimizer', 'adam', '--learning_rate', '1e-4',
@@ -75,11 +77,11 @@ def main():
   _run([sys.executable, os.path.join(HERE, 'query_export.py'),
         '--export_dir', export_path] + samples)
 
-  minutes, seconds = divmod(int(time.time() - start), 60)
-  print('\nDemo done in %dm%02ds: validation accuracy %.3f (top-5 %.3f) on %d '
+  print('\nDemo done in %s: validation accuracy %.3f (top-5 %.3f) on %d '
         'images at step %d; SavedModel in %s' % (
-            minutes, seconds, metrics['accuracy'], metrics['accuracy_top_5'],
-            metrics['num_images'], metrics['global_step'], export_path))
+            hooks.format_duration(time.time() - start), metrics['accuracy'],
+            metrics['accuracy_top_5'], metrics['num_images'],
+            metrics['global_step'], export_path))
   if metrics['accuracy'] < args.min_accuracy:
     print('FAILED: validation accuracy %.3f is below %.2f'
           % (metrics['accuracy'], args.min_accuracy), file=sys.stderr)

@@ -28,9 +28,9 @@ class ProgressHookTest(tf.test.TestCase):
       self.assertGreater(float(match.group(2)), 0)
 
   def test_duration_format(self):
-    self.assertEqual(hooks._duration(5), '5s')
-    self.assertEqual(hooks._duration(125), '2m05s')
-    self.assertEqual(hooks._duration(3 * 3600 + 120), '3h02m')
+    self.assertEqual(hooks.format_duration(5), '5s')
+    self.assertEqual(hooks.format_duration(125), '2m05s')
+    self.assertEqual(hooks.format_duration(3 * 3600 + 120), '3h02m')
 
 
 if __name__ == '__main__':
