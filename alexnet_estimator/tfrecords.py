@@ -23,7 +23,6 @@ import struct
 from absl import logging
 import tensorflow as tf
 
-from alexnet_estimator import errors
 from alexnet_estimator import files
 
 SPLITS = ('train', 'validation')
@@ -44,7 +43,8 @@ TFRecordSet = collections.namedtuple(
                     'num_train', 'num_validation'])
 
 
-TFRecordError = errors.TFRecordError  # the one-line error of this module
+class TFRecordError(ValueError):
+  """The TFRecord set cannot be used; the message names the file."""
 
 
 def shards(data_dir, split):
