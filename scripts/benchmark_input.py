@@ -15,10 +15,7 @@ measures, one after the other on the same records:
 
 and the pipeline's share of the ceiling. Run it on a quiet machine.
 """
-from __future__ import print_function
-
 import argparse
-import io
 import os
 import shutil
 import sys
@@ -29,11 +26,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # before TF loads
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
-from PIL import Image
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+from alexnet_estimator import benchmarking
 from alexnet_estimator import build_tfrecords
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_fn as model_fn_lib
@@ -41,19 +36,6 @@ from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
 
 NUM_CLASSES = 1000
-
-
-def photo_like(rng, width=500, height=375, grid=(12, 16)):
-  """A smooth random RGB image: low-frequency colour plus mild texture.
-
-  A `grid` (rows, columns) of random colours, resized bicubically to
-  height x width, plus uniform noise in [-12, 12]; uint8 [height, width, 3].
-  """
-  small = rng.randint(0, 256, size=tuple(grid) + (3,)).astype(np.uint8)
-  image = np.asarray(Image.fromarray(small).resize((width, height),
-                                                   Image.BICUBIC), np.int16)
-  image = image + rng.randint(-12, 13, size=image.shape)
-  return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def write_records(folder, num_images, num_shards, seed=0):
@@ -64,9 +46,7 @@ def write_records(folder, num_images, num_shards, seed=0):
     path = os.path.join(folder, 'train-%05d-of-%05d' % (shard, num_shards))
     with tf.io.TFRecordWriter(path) as writer:
       for i in range(shard, num_images, num_shards):
-        buffer = io.BytesIO()
-        Image.fromarray(photo_like(rng)).save(buffer, 'JPEG', quality=90)
-        jpeg = buffer.getvalue()
+        jpeg = benchmarking.photo_like_jpeg(rng)  # 500x375
         sizes.append(len(jpeg))
         label = 1 + i % NUM_CLASSES
         writer.write(build_tfrecords.make_example(
@@ -115,16 +95,9 @@ def train_rate(input_fn, params, steps, model_dir):
                                     save_checkpoints_steps=None,
                                     save_summary_steps=None,
                                     log_step_count_steps=None))
-
-  class Timer(tf.estimator.SessionRunHook):
-    def __init__(self):
-      self.times = []
-
-    def after_run(self, run_context, run_values):
-      self.times.append(time.time())
-  timer = Timer()
+  timer = benchmarking.StepTimes()
   estimator.train(input_fn, steps=steps + 2, hooks=[timer])
-  return steps * params['batch_size'] / (timer.times[-1] - timer.times[1])
+  return benchmarking.images_per_sec(timer.times, 2, params['batch_size'])
 
 
 def main():

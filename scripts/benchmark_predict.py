@@ -22,8 +22,6 @@ printed on its own line, not counted in its calls. Without --image, it
 predicts a generated 320x240 JPEG. Nothing is downloaded. Run it on a quiet
 machine: the figures are wall-clock times.
 """
-from __future__ import print_function
-
 import argparse
 import io
 import os
@@ -36,17 +34,14 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TF loads
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
-from PIL import Image
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
 import alexnet_estimator
+from alexnet_estimator import benchmarking
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import image_folder
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import train
-import benchmark_input  # scripts/, this script's own folder
 
 # Largest difference of probabilities taken as agreement.
 TOLERANCE = 1e-5
@@ -54,9 +49,9 @@ TOLERANCE = 1e-5
 
 def _write_photo_like(path, width=320, height=240, seed=0):
   """Writes a smooth random RGB JPEG, as benchmark_input.py makes them."""
-  image = benchmark_input.photo_like(np.random.RandomState(seed), width,
-                                     height, grid=(6, 8))
-  Image.fromarray(image).save(path, 'JPEG', quality=90)
+  with open(path, 'wb') as f:
+    f.write(benchmarking.photo_like_jpeg(np.random.RandomState(seed), width,
+                                         height, grid=(6, 8)))
   return path
 
 

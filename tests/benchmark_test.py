@@ -1,10 +1,10 @@
-"""Tests of scripts/benchmark.py: its output, its FLOP count and its flags.
+"""Tests of scripts/benchmark.py (alexnet_estimator.train_benchmark): its
+output, its FLOP count and its flags.
 
 It asserts what is printed and that the figures agree with each other, never
 how fast: speed is for the benchmark itself, on a quiet machine.
 """
 import contextlib
-import importlib.util
 import io
 import os
 import re
@@ -13,6 +13,7 @@ import sys
 import unittest
 
 from alexnet_estimator import params as params_lib
+from alexnet_estimator import train_benchmark
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'scripts', 'benchmark.py')
@@ -29,13 +30,6 @@ ROUND_LINE = re.compile(
 NETWORK_LINE = re.compile(
     r'^network: forward %s GFLOP/image \((\d+) FLOP\) at (\d+)x\d+: .*'
     r'training 3x: %s GFLOP/image$' % (_NUMBER, _NUMBER), re.MULTILINE)
-
-
-def _load_script():
-  spec = importlib.util.spec_from_file_location('benchmark', SCRIPT)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def _run(*args):
@@ -77,12 +71,8 @@ def hand_count(image_size, num_classes, groups=1):
 
 class ForwardFlopsTest(unittest.TestCase):
 
-  @classmethod
-  def setUpClass(cls):
-    cls.benchmark = _load_script()
-
   def test_tutorial_network_at_224(self):
-    layers = self.benchmark.forward_flops(params_lib.make_params())
+    layers = train_benchmark.forward_flops(params_lib.make_params())
     self.assertEqual(dict(layers), hand_count(224, 1000))
     self.assertEqual([name for name, _ in layers],
                      ['conv1', 'conv2', 'conv3', 'conv4', 'conv5', 'dense1',
@@ -92,12 +82,12 @@ class ForwardFlopsTest(unittest.TestCase):
     self.assertAlmostEqual(total / 1e9, 2.02, places=2)
 
   def test_layout_does_not_change_the_count(self):
-    layers = self.benchmark.forward_flops(
+    layers = train_benchmark.forward_flops(
         params_lib.make_params(data_format='channels_first'))
     self.assertEqual(dict(layers), hand_count(224, 1000))
 
   def test_paper_network_counts_groups(self):
-    layers = self.benchmark.forward_flops(
+    layers = train_benchmark.forward_flops(
         params_lib.make_params(recipe='paper'))  # 227, two groups
     self.assertEqual(dict(layers), hand_count(227, 1000, groups=2))
     self.assertEqual(sum(flops for _, flops in layers), 1448813632)
@@ -173,40 +163,32 @@ class BenchmarkScriptTest(unittest.TestCase):
 
 class SummaryLineTest(unittest.TestCase):
 
-  @classmethod
-  def setUpClass(cls):
-    cls.benchmark = _load_script()
-
   def test_ratio_is_the_median_of_paired_rounds(self):
     # The machine got faster over three rounds; each round's pair agrees
     # closely, though the ratio of the median rates (18/20) does not.
     rates = {'estimator': [10.0, 18.0, 30.0], 'session': [10.0, 20.0, 30.3]}
-    line = self.benchmark.summary_line(32, rates, [(100.0, 'a'), (200.0, 'b'),
-                                                   (150.0, 'c')], 2e9)
+    line = train_benchmark.summary_line(
+        32, rates, [(100.0, 'a'), (200.0, 'b'), (150.0, 'c')], 2e9)
     self.assertEqual(
         line, 'batch 32: estimator 18.0 img/s, session 20.0 img/s, ratio '
         '0.990 (median of 3 rounds, 0.900-1.000); sgemm 200.0 GFLOP/s, '
         'peak 100.0 img/s, estimator at 18% of peak, session at 20% of peak')
 
   def test_round_line_and_one_mode(self):
-    line = self.benchmark.summary_line(
+    line = train_benchmark.summary_line(
         64, {'estimator': [12.0], 'session': [15.0]}, [(90.0, 'a')], None, 3)
     self.assertEqual(line, 'batch 64 round 3: estimator 12.0 img/s, session '
                      '15.0 img/s, ratio 0.800; sgemm 90.0 GFLOP/s')
-    line = self.benchmark.summary_line(64, {'session': [15.0, 17.0]},
-                                       [(90.0, 'a')], 9e9)
+    line = train_benchmark.summary_line(64, {'session': [15.0, 17.0]},
+                                        [(90.0, 'a')], 9e9)
     self.assertEqual(line, 'batch 64: session 16.0 img/s; sgemm 90.0 GFLOP/s,'
                      ' peak 10.0 img/s, session at 160% of peak')
 
 
 class ParseArgsTest(unittest.TestCase):
 
-  @classmethod
-  def setUpClass(cls):
-    cls.benchmark = _load_script()
-
   def test_defaults(self):
-    args = self.benchmark.parse_args([])
+    args = train_benchmark.parse_args([])
     self.assertEqual(args.batch_sizes, [32, 64])
     self.assertEqual(args.modes, ['estimator', 'session'])
     self.assertEqual(args.repeats, 4)
@@ -215,19 +197,19 @@ class ParseArgsTest(unittest.TestCase):
     self.assertIsNone(args.inter_op)
 
   def test_lists_and_modes(self):
-    args = self.benchmark.parse_args(['--batch_sizes', '8, 16', '--modes',
-                                      'session', '--intra_op', '2'])
+    args = train_benchmark.parse_args(['--batch_sizes', '8, 16', '--modes',
+                                       'session', '--intra_op', '2'])
     self.assertEqual(args.batch_sizes, [8, 16])
     self.assertEqual(args.modes, ['session'])
     self.assertEqual(args.intra_op, 2)
     with contextlib.redirect_stderr(io.StringIO()) as err:
       with self.assertRaises(SystemExit):
-        self.benchmark.parse_args(['--modes', 'estimator,keras'])
+        train_benchmark.parse_args(['--modes', 'estimator,keras'])
     self.assertIn("mode must be one of estimator, session, got 'keras'",
                   err.getvalue())
 
   def test_session_config_has_the_threads(self):
-    config = self.benchmark.session_config(2, 1)
+    config = train_benchmark.session_config(2, 1)
     self.assertEqual(config.intra_op_parallelism_threads, 2)
     self.assertEqual(config.inter_op_parallelism_threads, 1)
     self.assertTrue(config.allow_soft_placement)  # make_run_config's
