@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Both build their venvs first.
+# The two commands of the README: `make demo` and `make test` (and `make test-fast`, the unit tests
+# without the slow ones). Each builds its venvs first.
 # TensorFlow 1.15 needs CPython 3.6 or 3.7; we look for a 3.7 that runs: PYTHON=... wins,
 # then a working python3.7 on PATH, then pyenv's installed 3.7.x (even when not selected).
 SHELL := /bin/bash
@@ -27,9 +28,11 @@ MKL_PY := $(MKL_VENV)/bin/python
 MKL_TESTS := tests/model_fn_test.py tests/preprocessing_test.py tests/distribution_test.py \
 	tests/export_test.py tests/predictor_test.py
 
-.PHONY: demo test venv mkl-venv clean
+.PHONY: demo test test-fast venv mkl-venv clean
 
-# $(1): the venv's folder; $(2): its requirements files.
+# Both venvs install the package (editable) with the extra of their TensorFlow build, the plots and the
+# test tools, at the versions of constraints.txt: the same files a user's `pip install` reads.
+# $(1): the venv's folder; $(2): its TensorFlow extra.
 define build_venv
 	@py="$$($(find_python37))" || { \
 	  echo "error: no working Python 3.7 found (TensorFlow 1.15 needs 3.6 or 3.7)." >&2; \
@@ -38,19 +41,18 @@ define build_venv
 	echo "Using $$py for $(1)"; \
 	rm -rf $(1) && "$$py" -m venv $(1)
 	$(1)/bin/python -m pip install --quiet --upgrade "pip==23.3.2"
-	$(1)/bin/python -m pip install --quiet $(foreach r,$(2),-r $(r))
-	$(1)/bin/python -m pip install --quiet --no-deps -e .
+	$(1)/bin/python -m pip install --quiet -c constraints.txt -e ".[$(2),plots,test]"
 	@touch $(1)/.installed
 endef
 
 venv: $(VENV)/.installed
 mkl-venv: $(MKL_VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt requirements-stock.txt requirements-tools.txt requirements-common.txt setup.py
-	$(call build_venv,$(VENV),requirements-dev.txt)
+$(VENV)/.installed: setup.py constraints.txt
+	$(call build_venv,$(VENV),cpu-stock)
 
-$(MKL_VENV)/.installed: requirements-cpu.txt requirements-tools.txt requirements-common.txt setup.py
-	$(call build_venv,$(MKL_VENV),requirements-cpu.txt requirements-tools.txt)
+$(MKL_VENV)/.installed: setup.py constraints.txt
+	$(call build_venv,$(MKL_VENV),cpu)
 
 demo: mkl-venv
 	$(MKL_PY) scripts/demo.py --work_dir demo_run
@@ -59,5 +61,9 @@ test: venv mkl-venv
 	$(PY) -m pytest -q tests
 	$(MKL_PY) -m pytest -q $(MKL_TESTS)
 
+# The quick loop: the stock venv, without the tests marked slow (the recipes end to end, fresh venvs).
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow" tests
+
 clean:
-	rm -rf $(VENV) $(MKL_VENV) demo_run .pytest_cache *.egg-info
+	rm -rf $(VENV) $(MKL_VENV) demo_run .pytest_cache *.egg-info build dist

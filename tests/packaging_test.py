@@ -1,17 +1,65 @@
-"""Packaging checks: Dockerfile.gpu lints and copies what exists; entry points."""
+"""Packaging checks: Dockerfile.gpu, setup.py's extras against constraints.txt,
+the make targets, entry points."""
 import os
-import re
+import runpy
 import shutil
 import subprocess
 import sys
 import unittest
+from unittest import mock
+
+import setuptools
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The extras that install TensorFlow, and the build each pins.
+TF_EXTRAS = {'cpu': 'intel-tensorflow==1.15.2',
+             'cpu-stock': 'tensorflow==1.15.5',
+             'gpu': 'tensorflow-gpu==1.15.5'}
+TF_BUILDS = {'tensorflow', 'tensorflow-gpu', 'intel-tensorflow'}
+# Installed by the TF extras only: NVIDIA's containers bring their own.
+TF_COMPANIONS = {'numpy', 'protobuf', 'h5py'}
 
 
 def _read(name):
   with open(os.path.join(ROOT, name)) as f:
     return f.read()
+
+
+def _setup_kwargs():
+  """What setup.py hands to setuptools.setup, without building anything."""
+  captured = {}
+  with mock.patch.object(setuptools, 'setup',
+                         lambda **kwargs: captured.update(kwargs)):
+    runpy.run_path(os.path.join(ROOT, 'setup.py'), run_name='__main__')
+  return captured
+
+
+def _requirements(lines):
+  """Requirement objects of a requirements or constraints file's lines."""
+  stripped = (line.split('#')[0].strip() for line in lines)
+  return [Requirement(line) for line in stripped
+          if line and not line.startswith('-')]
+
+
+def _constraints():
+  """constraints.txt as {canonical name: pinned version}."""
+  pins = {}
+  for req in _requirements(_read('constraints.txt').splitlines()):
+    (spec,) = req.specifier
+    assert spec.operator == '==', req
+    pins[canonicalize_name(req.name)] = spec.version
+  return pins
+
+
+def _dockerfile_copies():
+  sources = []
+  for line in _read('Dockerfile.gpu').splitlines():
+    if line.startswith('COPY '):
+      sources.extend(line.split()[1:-1])
+  return sources
 
 
 class DockerfileTest(unittest.TestCase):
@@ -26,11 +74,9 @@ class DockerfileTest(unittest.TestCase):
     self.assertEqual(proc.returncode, 0, proc.stdout)
 
   def test_copied_files_exist(self):
-    sources = []
-    for line in _read('Dockerfile.gpu').splitlines():
-      if line.startswith('COPY '):
-        sources.extend(line.split()[1:-1])
+    sources = _dockerfile_copies()
     self.assertIn('alexnet_estimator', sources)
+    self.assertIn('setup.py', sources)
     for source in sources:
       self.assertTrue(os.path.exists(os.path.join(ROOT, source)), source)
 
@@ -42,30 +88,92 @@ class DockerfileTest(unittest.TestCase):
     self.assertIn('tensorflow/tensorflow:1.15.5-gpu-py3', text)
     self.assertIn('ENTRYPOINT ["alexnet-estimator"]', text)
 
+  def test_installs_without_a_tensorflow_extra(self):
+    # Both bases ship TensorFlow: an extra would replace their build.
+    self.assertRegex(_read('Dockerfile.gpu'),
+                     r'pip install --no-cache-dir \.\s')
+
 
 class SetupTest(unittest.TestCase):
 
-  def test_console_script_points_at_a_real_function(self):
-    match = re.search(r"'alexnet-estimator=([\w.]+):(\w+)'", _read('setup.py'))
-    self.assertIsNotNone(match)
-    module = __import__(match.group(1), fromlist=[match.group(2)])
-    self.assertTrue(callable(getattr(module, match.group(2))))
+  def test_console_scripts_point_at_real_functions(self):
+    scripts = _setup_kwargs()['entry_points']['console_scripts']
+    self.assertEqual(sorted(s.split('=')[0] for s in scripts),
+                     ['alexnet-build-tfrecords', 'alexnet-estimator'])
+    for script in scripts:
+      module, function = script.split('=')[1].split(':')
+      module = __import__(module, fromlist=[function])
+      self.assertTrue(callable(getattr(module, function)), script)
 
-  def test_requirements_pin_gpu_build_and_cpu_variants(self):
-    self.assertIn('tensorflow-gpu==1.15.5', _read('requirements.txt'))
-    self.assertIn('intel-tensorflow==1.15.2', _read('requirements-cpu.txt'))
-    self.assertIn('tensorflow==1.15.5', _read('requirements-stock.txt'))
-    self.assertIn('-r requirements-stock.txt', _read('requirements-dev.txt'))
+  def test_plain_install_requires_no_tensorflow_numpy_or_protobuf(self):
+    names = {canonicalize_name(Requirement(r).name)
+             for r in _setup_kwargs()['install_requires']}
+    self.assertFalse(names & (TF_BUILDS | TF_COMPANIONS), names)
 
-  def test_extras_match_the_requirements_files(self):
-    setup = _read('setup.py')
-    for extra, requirements in (('cpu', 'requirements-cpu.txt'),
-                                ('cpu-stock', 'requirements-stock.txt'),
-                                ('gpu', 'requirements.txt')):
-      pin = [line for line in _read(requirements).splitlines()
-             if 'tensorflow' in line and not line.startswith('#')]
-      self.assertEqual(len(pin), 1, pin)
-      self.assertIn("'%s': ['%s']" % (extra, pin[0]), setup)
+  def test_each_tensorflow_extra_pins_its_build_and_bounds_its_companions(self):
+    extras = _setup_kwargs()['extras_require']
+    for extra, build in TF_EXTRAS.items():
+      reqs = {canonicalize_name(r.name): r.specifier
+              for r in map(Requirement, extras[extra])}
+      self.assertIn(build, extras[extra])
+      self.assertEqual(set(reqs) & TF_BUILDS, {Requirement(build).name})
+      self.assertEqual(set(reqs) & TF_COMPANIONS, TF_COMPANIONS, extra)
+      # What a fresh venv would otherwise get, and TF 1.15 cannot import or
+      # run with; what it runs with.
+      for name, bad, good in (('protobuf', '3.21.0', '3.20.3'),
+                              ('protobuf', '4.24.4', '3.19.6'),
+                              ('numpy', '1.19.0', '1.18.5'),
+                              ('numpy', '1.21.6', '1.16.0'),
+                              ('h5py', '3.8.0', '2.10.0')):
+        self.assertNotIn(bad, reqs[name], (extra, name))
+        self.assertIn(good, reqs[name], (extra, name))
+
+  def test_constraints_fall_inside_setup_and_pin_nothing_else(self):
+    kwargs = _setup_kwargs()
+    reqs = [Requirement(r) for r in kwargs['install_requires']]
+    for extra in kwargs['extras_require'].values():
+      reqs.extend(Requirement(r) for r in extra)
+    pins = _constraints()
+    for req in reqs:
+      name = canonicalize_name(req.name)
+      if name in pins:
+        self.assertIn(pins[name], req.specifier, req)
+    self.assertEqual(set(pins) - {canonicalize_name(r.name) for r in reqs},
+                     set())
+    for name in TF_COMPANIONS | {'absl-py', 'pillow'}:
+      self.assertIn(name, pins)
+
+  def test_one_constraints_file_and_one_requirements_file(self):
+    files = sorted(name for name in os.listdir(ROOT)
+                   if name.startswith(('requirements', 'constraints')))
+    self.assertEqual(files, ['constraints.txt', 'requirements.txt'])
+
+  def test_requirements_pin_the_design_gpu_build_under_the_constraints(self):
+    lines = _read('requirements.txt').splitlines()
+    self.assertIn('-c constraints.txt', lines)
+    self.assertIn('tensorflow-gpu==1.15.5', lines)
+    self.assertIn('tensorflow-gpu==1.15.5',
+                  _setup_kwargs()['extras_require']['gpu'])
+    for req in _requirements(lines):
+      if req.specifier:  # a pin here must be setup.py's own
+        self.assertIn(str(req), _setup_kwargs()['extras_require']['gpu'])
+
+  def test_make_builds_the_venvs_from_the_extras_and_the_constraints(self):
+    make = shutil.which('make')
+    if make is None:
+      self.skipTest('no make')
+    # -n: print the commands, run nothing; -B: as if the venvs were stale.
+    proc = subprocess.run([make, '-n', '-B', 'test', 'test-fast'], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True)
+    self.assertEqual(proc.returncode, 0, proc.stdout)
+    for line in ('.venv/bin/python -m pip install --quiet -c constraints.txt'
+                 ' -e ".[cpu-stock,plots,test]"',
+                 '.venv-mkl/bin/python -m pip install --quiet -c '
+                 'constraints.txt -e ".[cpu,plots,test]"',
+                 '.venv/bin/python -m pytest -q tests',
+                 '.venv/bin/python -m pytest -q -m "not slow" tests'):
+      self.assertIn(line, proc.stdout.splitlines())
 
   def test_installed_console_script_runs(self):
     script = os.path.join(os.path.dirname(sys.executable), 'alexnet-estimator')
