@@ -22,6 +22,8 @@ same evaluation preprocessing:
   print(out['class_names'][0], out['probabilities'][0].max())
   predictor.close()                           # or use it in a `with`
 """
+import os
+
 from alexnet_estimator import image_folder as _image_folder
 from alexnet_estimator import input_fn as _input_fn
 from alexnet_estimator import params as _params
@@ -41,7 +43,8 @@ def predict_input_fn(paths, batch_size=32, image_size=None, skipped=None,
   sorted). Unreadable files are skipped with a warning.
 
   Args:
-    paths: a path or a list of image file and folder paths.
+    paths: a path (str or pathlib.Path) or a list of image file and folder
+      paths.
     batch_size: images per batch (always this argument's, never params').
     image_size: the side the model was trained at; None: params'
       image_size, or 224 (params.DEFAULTS) without `params`. Given beside
@@ -59,11 +62,10 @@ def predict_input_fn(paths, batch_size=32, image_size=None, skipped=None,
   Raises:
     params.ParamError: `params`, `batch_size` or `image_size` is out of range.
   """
-  if isinstance(paths, str):
+  if isinstance(paths, (str, os.PathLike)):
     paths = [paths]
-  overrides = dict(params or {}, batch_size=batch_size)
-  if image_size is not None:
-    overrides['image_size'] = image_size
+  overrides = dict(params or {}, batch_size=batch_size, image_size=image_size)
   return _input_fn.make_predict_input_fn(
-      _image_folder.expand_paths(paths), _params.make_params(overrides),
+      _image_folder.expand_paths([os.fspath(p) for p in paths]),
+      _params.resolve(overrides),
       skipped if skipped is not None else _input_fn.SkippedFiles())

@@ -29,31 +29,14 @@ from PIL import Image
 import tensorflow as tf
 
 from alexnet_estimator import cli
+from alexnet_estimator import errors
+from alexnet_estimator import flags as flags_lib
 from alexnet_estimator import files
 from alexnet_estimator import hooks
 from alexnet_estimator import image_folder
 from alexnet_estimator import tfrecords
 
 FLAGS = flags.FLAGS
-
-
-def define_flags():
-  """Defines the converter's flags; only its own command line calls this.
-
-  Not at import: train.py defines --validation_percent too, and a process
-  may import both modules (absl refuses a flag defined twice).
-  """
-  flags.DEFINE_string('input_dir', None, 'Image folder tree to convert.')
-  flags.DEFINE_string('output_dir', None, 'Folder for the shards.')
-  flags.DEFINE_integer('train_shards', 8, 'Number of training shards.')
-  flags.DEFINE_integer('validation_shards', 2, 'Number of validation '
-                       'shards.')
-  flags.DEFINE_integer('num_workers', None, 'Processes writing shards '
-                       '(default: one per core).')
-  flags.DEFINE_float('validation_percent', 10.0, 'Held out per class when '
-                     '--input_dir has no validation folder.')
-  flags.DEFINE_integer('seed', 0, 'Seed of the file order within the '
-                       'shards.')
 
 
 JPEG_QUALITY = 95
@@ -241,7 +224,7 @@ def main(argv):
     convert(FLAGS.input_dir, FLAGS.output_dir, FLAGS.train_shards,
             FLAGS.validation_shards, FLAGS.num_workers,
             FLAGS.validation_percent, FLAGS.seed)
-  except image_folder.DataError as e:
+  except errors.Error as e:
     _fail(e)
 
 
@@ -254,7 +237,7 @@ def _fail(message):
 
 def console_main():
   """Entry point of the module and of `alexnet-build-tfrecords`."""
-  define_flags()
+  flags_lib.define_build_tfrecords_flags()
   cli.run(main, __name__, PROGRAM)
 
 

@@ -21,9 +21,11 @@ What TensorFlow leaves to us:
     into model_dir (or the final checkpoint exists and the others have had
     time to finish), then ends, so a cluster ends by itself.
 """
+import atexit
 import collections
 import json
 import os
+import sys
 import time
 
 from absl import logging
@@ -172,9 +174,28 @@ def trainers_done(model_dir, task, last_step, since):
   return sum(_done(model_dir, t, i, last_step, since) for t, i in names)
 
 
+def _leave_without_destroying(server):
+  """Ends the process with its exit as usual, but never destroys `server`.
+
+  TF 1.15 cannot stop a server, and its destructor aborts the process; so
+  the process keeps it until the end, and leaves through os._exit once the
+  interpreter's exit handlers run (after main has returned).
+  """
+  def _exit():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # pylint: disable=protected-access
+  _KEPT_SERVERS.append(server)
+  atexit.register(_exit)
+
+
+# Servers that must outlive the process's own clean-up (see run_ps).
+_KEPT_SERVERS = []
+
+
 def run_ps(task, model_dir, last_step, session_config=None, poll_secs=2.0,
            grace_secs=60.0):
-  """Serves variables until training is over, then returns.
+  """Serves variables until training is over; the process then ends cleanly.
 
   Over means: every chief and worker marked itself done for `last_step`, or
   the chief's checkpoint reached `last_step` more than `grace_secs` ago (a
@@ -192,7 +213,8 @@ def run_ps(task, model_dir, last_step, session_config=None, poll_secs=2.0,
     if done == task.num_trainers:
       logging.info('All %d training tasks reached step %d: the parameter '
                    'server ends.', done, last_step)
-      return server
+      _leave_without_destroying(server)
+      return
     if final_seen is None and files.checkpoint_step(model_dir) >= last_step:
       final_seen = time.time()
     if final_seen is not None and time.time() - final_seen > grace_secs:
@@ -200,5 +222,6 @@ def run_ps(task, model_dir, last_step, session_config=None, poll_secs=2.0,
                       '%d training tasks said they are done: the parameter '
                       'server ends.', last_step, grace_secs, done,
                       task.num_trainers)
-      return server
+      _leave_without_destroying(server)
+      return
     time.sleep(poll_secs)

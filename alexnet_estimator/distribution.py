@@ -27,10 +27,12 @@ class DistributionError(ValueError):
 
 
 # What a run's Estimator needs to know of its devices (see make_devices).
+# gpu_thread_mode takes effect with set_gpu_thread_mode, when the run starts.
 Devices = collections.namedtuple('Devices', [
-    'strategy', 'num_gpus', 'replicas', 'virtual_cpus', 'enable_xla'])
+    'strategy', 'num_gpus', 'replicas', 'virtual_cpus', 'enable_xla',
+    'gpu_thread_mode'])
 
-SINGLE_DEVICE = Devices(None, 0, 1, 1, False)
+SINGLE_DEVICE = Devices(None, 0, 1, 1, False, 'global')
 
 
 def visible_gpus():
@@ -42,7 +44,7 @@ def visible_gpus():
 
 def make_devices(distribution_strategy='default', num_gpus=None,
                  virtual_cpus=1, enable_xla=False, gpu_thread_mode='global'):
-  """The run's Devices from the device flags; sets the GPU thread mode.
+  """The run's Devices from the device flags; changes nothing.
 
   Args:
     distribution_strategy: one of STRATEGIES.
@@ -65,9 +67,8 @@ def make_devices(distribution_strategy='default', num_gpus=None,
     raise DistributionError('--num_gpus %d, but TensorFlow sees %d GPU(s) '
                             'here' % (num_gpus, visible))
   strategy = get_strategy(distribution_strategy, num_gpus, virtual_cpus)
-  set_gpu_thread_mode(gpu_thread_mode, num_gpus)
   return Devices(strategy, num_gpus, num_replicas(strategy), virtual_cpus,
-                 enable_xla)
+                 enable_xla, gpu_thread_mode)
 
 
 def get_strategy(name, num_gpus, virtual_cpus=1):

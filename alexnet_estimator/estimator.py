@@ -1,169 +1,16 @@
-"""Builds the Estimator and keeps a model_dir's model description.
+"""The Estimator: its RunConfig, and build_estimator for notebooks.
 
-A model_dir holds, beside the checkpoints, `alexnet_model.json`: the class
-names, the image size and the recipe settings that shape the network and its
-input (MODEL_KEYS). It is written at the first training run, before any
-checkpoint, and read by every later run, so evaluation, prediction and export
-need no --data_dir and rebuild the same network and preprocessing, and a run
-whose data or settings do not fit the checkpoints stops before it touches them.
+The model description and checkpoint checks live in model_dir.py.
 """
-import json
-import os
-
 import tensorflow as tf
 
 from alexnet_estimator import distribution
+from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import model_fn as model_fn_lib
-from alexnet_estimator import params as params_lib
-
-MODEL_INFO_FILE = 'alexnet_model.json'
-
-# Settings stored in the model description besides the class names. Those in
-# _SAME_NETWORK_KEYS must not change over a model's life: they define the
-# network or what its input looks like. A description from before a key
-# existed means that key's tutorial default.
-MODEL_KEYS = ('image_size', 'recipe', 'lrn_convention', 'conv_groups',
-              'preprocessing', 'resize_side', 'eval_crops')
-_SAME_NETWORK_KEYS = ('image_size', 'lrn_convention', 'conv_groups',
-                      'preprocessing', 'resize_side')
 
 
-class ModelDirError(ValueError):
-  """model_dir does not hold a model, or one that fits this run."""
-
-
-def model_info_path(model_dir):
-  return os.path.join(model_dir, MODEL_INFO_FILE)
-
-
-def load_model_info(model_dir):
-  """Returns the model description, or None if absent.
-
-  A dict with 'class_names' (list) and 'image_size' (int), and those of
-  MODEL_KEYS the description holds.
-  """
-  path = model_info_path(model_dir)
-  if not tf.io.gfile.exists(path):
-    return None
-  try:
-    with tf.io.gfile.GFile(path) as f:
-      info = json.load(f)
-    result = {'class_names': [str(n) for n in info['class_names']],
-              'image_size': int(info['image_size'])}
-    result.update((k, info[k]) for k in MODEL_KEYS if k in info)
-    return result
-  except (ValueError, KeyError, TypeError) as e:
-    raise ModelDirError('%s is not a valid model description: %s' % (path, e))
-
-
-def save_model_info(model_dir, class_names, image_size, params=None):
-  """Writes the model description atomically (temp file, then rename).
-
-  Args:
-    model_dir: the run's folder.
-    class_names: names of the class ids 0, 1, ...
-    image_size: the network's input side.
-    params: optional full params; their MODEL_KEYS are stored too.
-  """
-  tf.io.gfile.makedirs(model_dir)
-  info = {'class_names': list(class_names), 'image_size': image_size}
-  if params is not None:
-    info.update((k, params[k]) for k in MODEL_KEYS if k != 'image_size')
-  path = model_info_path(model_dir)
-  tmp = path + '.tmp'
-  with tf.io.gfile.GFile(tmp, 'w') as f:
-    json.dump(info, f, indent=1)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
-
-
-def with_model_info(model_dir, overrides):
-  """A copy of `overrides` with the model's description filled in.
-
-  Class names, image size and the recipe settings of MODEL_KEYS come from the
-  description; keys already in `overrides` win. Without a description, a
-  plain copy.
-  """
-  overrides = dict(overrides or {})
-  info = load_model_info(model_dir)
-  if info is not None:
-    overrides.setdefault('num_classes', len(info['class_names']))
-    for key, value in info.items():
-      overrides.setdefault(key, value)
-  return overrides
-
-
-def model_variable_shapes(params):
-  """{variable name: shape} of the network `params` describe (no session)."""
-  with tf.Graph().as_default():
-    size = params['image_size']
-    model_fn_lib.alexnet(tf.zeros([1, size, size, 3]), False,
-                         dict(params, data_format='channels_last'))
-    return {v.op.name: v.shape.as_list() for v in tf.global_variables()}
-
-
-def check_checkpoint(checkpoint, params, what, ignore_prefix=None):
-  """Raises ModelDirError unless `checkpoint` holds the network of `params`.
-
-  Every variable of the network must be in the checkpoint with its shape;
-  names under `ignore_prefix` are not compared.
-  """
-  stored = dict(tf.train.list_variables(checkpoint))
-  for name, shape in sorted(model_variable_shapes(params).items()):
-    if ignore_prefix and name.startswith(ignore_prefix):
-      continue
-    if name not in stored:
-      raise ModelDirError(
-          'the checkpoint in %s has no %s: it holds another network (other '
-          '--conv_groups or --recipe?); %s' % (checkpoint, name, what))
-    if list(stored[name]) != shape:
-      raise ModelDirError(
-          'the checkpoint in %s has %s of shape %s, this run needs %s; %s'
-          % (checkpoint, name, list(stored[name]), shape, what))
-
-
-def check_compatible(model_dir, params):
-  """Raises ModelDirError if model_dir's model differs from `params`' model.
-
-  Compares the stored description (class names, image size, the settings
-  that shape the network and its input) and, when there is a checkpoint, the
-  name and shape of every variable of the network.
-  """
-  info = load_model_info(model_dir)
-  if info is not None:
-    names = list(params_lib.class_names(params))
-    if info['class_names'] != names:
-      extra = sorted(set(names) - set(info['class_names']))
-      missing = sorted(set(info['class_names']) - set(names))
-      raise ModelDirError(
-          'the data has other classes than the model in %s (new: %s; '
-          'missing: %s; order or count differs otherwise); use a new '
-          '--model_dir' % (model_dir, extra[:5] or 'none',
-                           missing[:5] or 'none'))
-    if info['image_size'] != params['image_size']:
-      raise ModelDirError(
-          '--image_size %d differs from %d, the size the model in %s was '
-          'trained at' % (params['image_size'], info['image_size'], model_dir))
-    for key in _SAME_NETWORK_KEYS:
-      trained = info.get(key, params_lib.DEFAULTS[key])
-      if trained != params[key]:
-        raise ModelDirError(
-            '--%s %s differs from %s, the model\'s in %s; use a new '
-            '--model_dir' % (key, params[key], trained, model_dir))
-  checkpoint = tf.train.latest_checkpoint(model_dir)
-  if checkpoint is not None:
-    check_checkpoint(checkpoint, params, 'use a new --model_dir')
-
-
-def pool3_side(image_size):
-  """Side of pool3 for a square input: VALID conv1 11/4, three VALID 3/2 pools."""
-  side = (image_size - 11) // 4 + 1
-  for _ in range(3):
-    side = (side - 3) // 2 + 1
-  return side
-
-
-def make_run_config(model_dir, save_checkpoints_steps=None, log_every_n_steps=100,
-                    session_config=None, train_distribute=None,
+def make_run_config(model_dir, save_checkpoints_steps=None,
+                    log_every_n_steps=100, session_config=None, train_distribute=None,
                     enable_xla=False, virtual_cpus=1):
   """RunConfig with soft placement, so the run uses a GPU if there is one.
 
@@ -222,10 +69,33 @@ def build_estimator(model_dir, params=None, config=None):
 
   Raises:
     params.ParamError: a key of `params` is unknown or out of range.
-    ModelDirError: `params` contradicts the model description.
+    errors.ModelDirError: `params` contradicts the model description.
   """
-  full = params_lib.make_params(with_model_info(model_dir, params))
-  check_compatible(model_dir, full)
+  full = model_dir_lib.resolve_params(model_dir, params)
+  model_dir_lib.check_compatible(model_dir, full)
   return tf.estimator.Estimator(
       model_fn=model_fn_lib.model_fn, params=full,
       config=config or make_run_config(model_dir))
+
+
+def make_estimator(model_dir, params, save_checkpoints_steps=None,
+                   log_every_n_steps=100, warm_start=None,
+                   devices=distribution.SINGLE_DEVICE):
+  """The run's Estimator; `devices` (distribution.Devices) place training.
+
+  Args:
+    model_dir: the run's folder.
+    params: full params (params.resolve).
+    save_checkpoints_steps: checkpoint cadence (default: every 10 minutes).
+    log_every_n_steps: summary cadence.
+    warm_start: optional tf.estimator.WarmStartSettings.
+    devices: distribution.Devices of the run.
+  """
+  config = make_run_config(
+      model_dir, save_checkpoints_steps=save_checkpoints_steps,
+      log_every_n_steps=log_every_n_steps,
+      train_distribute=devices.strategy, enable_xla=devices.enable_xla,
+      virtual_cpus=devices.virtual_cpus)
+  return tf.estimator.Estimator(model_fn=model_fn_lib.model_fn,
+                                params=params, config=config,
+                                warm_start_from=warm_start)

@@ -1,4 +1,4 @@
-"""SavedModel serving input: a batch of encoded images, decoded in the graph.
+"""The export: a SavedModel whose input is a batch of encoded images.
 
 The receiver runs `preprocessing.eval_preprocessor(params)`, the very function
 that evaluation uses, so a served image gets the same pixels as an evaluated
@@ -9,6 +9,8 @@ The input is named `image_bytes`: TF Serving's REST API decodes
 """
 import tensorflow as tf
 
+from alexnet_estimator import estimator as estimator_lib
+from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
 
 INPUT_NAME = 'image_bytes'
@@ -38,3 +40,19 @@ def serving_input_receiver_fn(params):
     return tf.estimator.export.ServingInputReceiver(
         {'x': images}, {INPUT_NAME: image_bytes})
   return _receiver_fn
+
+
+def export(model_dir, params, export_dir):
+  """Writes model_dir's latest checkpoint as a SavedModel under export_dir.
+
+  The SavedModel takes encoded images (see serving_input_receiver_fn) and is
+  NHWC, which every device runs.
+
+  Returns:
+    The timestamped SavedModel folder (str).
+  """
+  estimator = estimator_lib.make_estimator(model_dir,
+                                           params_lib.nhwc(params))
+  path = estimator.export_saved_model(export_dir,
+                                      serving_input_receiver_fn(params))
+  return tf.compat.as_str(path)

@@ -14,6 +14,7 @@ import collections
 import hashlib
 import os
 
+from alexnet_estimator import errors
 from alexnet_estimator import preprocessing
 
 TRAIN_DIR = 'train'
@@ -24,8 +25,7 @@ ImageFolder = collections.namedtuple(
     'ImageFolder', ['class_names', 'train', 'validation', 'layout'])
 
 
-class DataError(ValueError):
-  """The data on disk cannot be used; the message names the path."""
+DataError = errors.DataError  # the one-line error of this module
 
 
 def _visible(names):

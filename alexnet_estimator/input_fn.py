@@ -57,6 +57,12 @@ class SkippedFiles(object):
     with self._lock:
       return len(self._files)
 
+  def log_total(self, what):
+    """Logs how many files of `what` (e.g. 'the training set') were skipped."""
+    if self.count:
+      logging.warning('Skipped %d unreadable file(s) in %s (named above).',
+                      self.count, what)
+
 
 def _load_or_flag(load, image_shape, source, label, name):
   """A one-element dataset: (image, label, name, ok).

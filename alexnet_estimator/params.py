@@ -1,10 +1,20 @@
-"""Hyper-parameters: one plain dict, built once by `make_params`.
+"""Hyper-parameters: one plain dict, built once, the only config channel.
 
 `params` is the only configuration channel into `model_fn` and the input
-pipelines. A missing key takes its default from `DEFAULTS`; an unknown key or an
-out-of-range value raises `ParamError`, which names the key (the CLI shows it as
-the flag of the same name).
+pipelines. `KEYS` lists every key with its default and, for the keys a user
+tunes, the help text: the command line's hyper-parameter flags are generated
+from it (flags.define_hparam_flags), so a new key is one entry here.
+
+`resolve` is the one way a run's params are made: the defaults, then the
+recipe, then the model_dir's description, then the user's overrides, then the
+values derived from the data and the devices, then validation. `make_params`
+is the plain version (defaults, recipe, overrides, validation). A missing key
+takes its default; an unknown key or an out-of-range value raises
+`ParamError`, which names the key (the CLI shows it as the flag of the same
+name).
 """
+import collections
+import math
 import numbers
 
 # The smallest input the tutorial network accepts: conv1 (11x11/4, VALID) and
@@ -21,91 +31,6 @@ PREPROCESSINGS = ('tutorial', 'paper')
 EVAL_CROPS = (1, 10)
 DTYPES = ('fp32', 'fp16')
 
-DEFAULTS = dict(
-    # Side of the square network input; the tutorial resizes to 224x224x3.
-    image_size=224,
-    # Output units of the last dense layer (fc8).
-    num_classes=1000,
-    # Optional class names, index i naming class id i; None gives '0', '1'...
-    class_names=None,
-    # Global batch size for training and evaluation.
-    batch_size=32,
-    # The tutorial trains with GradientDescentOptimizer(0.01): 'sgd'. Also
-    # 'momentum' (MomentumOptimizer with `momentum`) and 'adam' (AdamOptimizer).
-    optimizer='sgd',
-    learning_rate=0.01,
-    # Used only with optimizer='momentum'.
-    momentum=0.9,
-    # Dropout after fc6 and fc7, training only.
-    dropout_rate=0.5,
-    # Layout of the convolutions. Inputs are always NHWC; 'channels_first'
-    # (NCHW) is faster on GPUs and is what train.py picks when one is present.
-    data_format='channels_last',
-    # 'fp16': automatic mixed precision (TF's graph rewrite, dynamic loss
-    # scaling) in training; it changes GPU kernels only, and logits stay fp32.
-    dtype='fp32',
-    # Training input. A random crop (area 8%-100%, aspect 3/4-4/3) before the
-    # resize; the tutorial resizes the whole image (False).
-    random_crop=False,
-    # Records in the TFRecord shuffle buffer.
-    shuffle_buffer=10000,
-    # Keep the encoded records in memory after the first epoch (small sets).
-    cache_input=False,
-    # Let fast images overtake slow ones: faster, order not reproducible.
-    sloppy_input=False,
-    # tf.data's own thread pool size; 0 shares TensorFlow's.
-    datasets_num_private_threads=0,
-
-    # The recipe: 'tutorial' (every default above and below) or 'paper', the
-    # 2012 paper's (see RECIPES). Keys given beside it win over its values.
-    recipe='tutorial',
-    # Local response normalisation after conv1 and conv2 (see model_fn.LRN):
-    # 'tutorial', 'paper', 'caffe' or 'none'.
-    lrn_convention='tutorial',
-    # 2 splits conv2, conv4 and conv5 into two groups, as on the paper's GPUs.
-    conv_groups=1,
-    # 'tutorial': tf.layers' defaults (Glorot-uniform weights, zero biases);
-    # 'paper': weights N(0, 0.01), biases 1 in conv2, conv4, conv5, dense1 and
-    # dense2, else 0; 'caffe': Caffe's bvlc_alexnet (0.1 for those biases,
-    # N(0, 0.005) for dense1 and dense2).
-    init='tutorial',
-    # L2 weight decay: weight_decay * sum(tf.nn.l2_loss(w)) joins the loss.
-    weight_decay=0.0,
-    # Decay the biases too (the paper's update rule); False exempts them.
-    decay_biases=True,
-    # 'constant'; 'plateau': divide by 1/lr_decay_factor when validation
-    # accuracy stops improving for plateau_patience evaluations, at most
-    # max_lr_drops times; 'step': multiply by lr_decay_factor every
-    # lr_decay_epochs epochs.
-    lr_schedule='constant',
-    lr_decay_factor=0.1,
-    lr_decay_epochs=30.0,
-    plateau_patience=2,
-    max_lr_drops=3,
-    # How many times the plateau schedule has dropped the rate so far; the
-    # training loop sets it from model_dir's schedule state (schedule.py).
-    lr_drops=0,
-    # Linear warm-up of the rate from 0 over this many epochs.
-    warmup_epochs=0.0,
-    # Training steps in one epoch; the CLI sets it from the data. Needed by
-    # the step schedule and warm-up.
-    steps_per_epoch=None,
-    # Stop training after this many evaluations without a better validation
-    # accuracy (with the plateau schedule: once it has no drops left); 0: never.
-    early_stopping_patience=0,
-    # 'tutorial': resize the whole image to image_size, values in [0, 1].
-    # 'paper': resize the short side to resize_side, centre crop a square,
-    # then a random image_size crop and flip (training) or the centre
-    # (evaluation); values 0-255 less the ImageNet channel mean.
-    preprocessing='tutorial',
-    resize_side=256,
-    # Std-dev of the paper's PCA colour lighting in training; 0 turns it off.
-    pca_lighting=0.0,
-    # Evaluation and serving views, softmax averaged: 1 (centre) or 10 (the
-    # corners and centre, and their mirror images; needs preprocessing paper).
-    eval_crops=1,
-)
-
 # What `recipe` sets. 'paper' is Krizhevsky et al. 2012, section 5: SGD with
 # momentum 0.9, batch 128, weight decay 5e-4, rate 0.01 divided by 10 on a
 # plateau (three times in the paper), a 227 input so that pool3 is 6x6.
@@ -118,6 +43,103 @@ RECIPES = {
         lr_schedule='plateau', preprocessing='paper', pca_lighting=0.1,
         eval_crops=10),
 }
+
+
+# The allowed values of the keys that take one of a few.
+CHOICES = {
+    'optimizer': OPTIMIZERS, 'data_format': DATA_FORMATS,
+    'recipe': RECIPE_NAMES, 'lrn_convention': LRN_CONVENTIONS,
+    'init': INITS, 'lr_schedule': LR_SCHEDULES,
+    'preprocessing': PREPROCESSINGS, 'eval_crops': EVAL_CROPS,
+    'dtype': DTYPES, 'conv_groups': (1, 2),
+}
+
+# key: (default, help). Keys with help are tunable: each is a flag of the
+# same name. Those without are set by the run itself (from the data, the
+# model_dir or the schedule), never by a flag.
+KEYS = collections.OrderedDict([
+    ('image_size', (224, 'Side images are resized to; the tutorial resizes '
+                    'to 224x224x3 (at least %d).' % MIN_IMAGE_SIZE)),
+    ('num_classes', (1000, None)),  # units of fc8; from the data
+    # Index i names class id i; None gives '0', '1'...
+    ('class_names', (None, None)),
+    ('batch_size', (32, 'Global batch size for training and evaluation.')),
+    ('optimizer', ('sgd', 'sgd is the tutorial\'s GradientDescentOptimizer; '
+                   'momentum uses --momentum; adam is AdamOptimizer.')),
+    ('learning_rate', (0.01, 'Learning rate (the tutorial\'s 0.01).')),
+    ('momentum', (0.9, 'Momentum for --optimizer momentum.')),
+    ('dropout_rate', (0.5, 'Dropout rate after dense1 and dense2, in '
+                      'training.')),
+    ('data_format', ('channels_last', 'Layout of the convolutions; unset: '
+                     'channels_first when a GPU is present, else '
+                     'channels_last. Exports are always NHWC.')),
+    ('dtype', ('fp32', 'fp16: automatic mixed precision in training (graph '
+               'rewrite, dynamic loss scaling; GPUs only gain from it).')),
+    ('random_crop', (False, 'Train on random crops (area 8-100%, fused JPEG '
+                     'decode) instead of whole images.')),
+    ('shuffle_buffer', (10000, 'TFRecords: records in the shuffle buffer.')),
+    ('cache_input', (False, 'TFRecords: keep the records in memory after the '
+                     'first epoch (small data sets).')),
+    ('sloppy_input', (False, 'Let fast images overtake slow ones in the '
+                      'input: faster, order not reproducible.')),
+    ('datasets_num_private_threads', (0, 'Threads of tf.data\'s own pool (0: '
+                                      'share TensorFlow\'s).')),
+    ('recipe', ('tutorial', 'tutorial: the tutorial\'s network and training. '
+                'paper: Krizhevsky et al. 2012 (%s). The other hyper-parameter flags '
+                'override single pieces, in any order.' % ', '.join(
+                    '%s=%s' % kv for kv in sorted(RECIPES['paper'].items())))),
+    ('lrn_convention', ('tutorial', 'LRN after conv1 and conv2: tutorial '
+                        '(radius 5, bias 2), paper (n=5: radius 2, k=2, alpha '
+                        '1e-4), caffe (radius 2, k=1, alpha 1e-4/5) or '
+                        'none.')),
+    ('conv_groups', (1, '1, or 2 to split conv2, conv4 and conv5 in two '
+                     'groups as on the paper\'s two GPUs.')),
+    ('init', ('tutorial', 'Initialisation: tutorial (Glorot, zero biases), '
+              'paper (N(0, 0.01), biases 1 in conv2/4/5 and dense1/2) or '
+              'caffe (biases 0.1 there).')),
+    ('weight_decay', (0.0, 'L2 weight decay factor: weight_decay * '
+                      'sum(l2_loss(w)) joins the loss (paper: 5e-4).')),
+    ('decay_biases', (True, 'Apply weight decay to the biases too (the '
+                      'paper\'s update rule); --nodecay_biases exempts '
+                      'them.')),
+    ('lr_schedule', ('constant', 'constant; plateau: x --lr_decay_factor '
+                     'when validation accuracy stops improving '
+                     '(train_and_eval only); step: x --lr_decay_factor every '
+                     '--lr_decay_epochs epochs.')),
+    ('lr_decay_factor', (0.1, 'Rate multiplier of a drop.')),
+    ('lr_decay_epochs', (30.0, 'Step schedule: epochs between drops.')),
+    ('plateau_patience', (2, 'Plateau schedule: evaluations without a better '
+                          'accuracy before a drop.')),
+    ('max_lr_drops', (3, 'Plateau schedule: at most this many drops (3 in '
+                      'the paper).')),
+    # Drops the plateau schedule has made so far (schedule.py's state).
+    ('lr_drops', (0, None)),
+    ('warmup_epochs', (0.0, 'Linear warm-up of the rate from 0 over this '
+                       'many epochs.')),
+    # Training steps in one epoch, from the data; the step schedule and
+    # warm-up count epochs with it.
+    ('steps_per_epoch', (None, None)),
+    ('early_stopping_patience', (0, 'Stop after this many evaluations '
+                                 'without a better validation accuracy (with '
+                                 'the plateau schedule: once no drop is '
+                                 'left); 0: never.')),
+    ('preprocessing', ('tutorial', 'tutorial: resize whole images, values in '
+                       '[0, 1]. paper: short side to --resize_side, centre '
+                       'square, random crop and flip in training, mean '
+                       'subtracted.')),
+    ('resize_side', (256, 'Paper preprocessing: side the short side is '
+                     'resized to.')),
+    ('pca_lighting', (0.0, 'Std-dev of the paper\'s PCA colour lighting in '
+                      'training (paper: 0.1); 0 turns it off.')),
+    ('eval_crops', (1, 'Views per image in evaluation, prediction and the '
+                    'export: 1 (centre) or 10 (corners, centre and mirrors, '
+                    'softmax averaged; paper preprocessing).')),
+])
+
+DEFAULTS = {key: default for key, (default, _) in KEYS.items()}
+# The keys a user sets (each a flag): {key: (default, help)}.
+TUNABLE = collections.OrderedDict(
+    (key, value) for key, value in KEYS.items() if value[1] is not None)
 
 
 class ParamError(ValueError):
@@ -175,7 +197,9 @@ def _is_int(value):
 
 
 def _is_number(value):
-  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+  """A finite real number: inf and nan are never a hyper-parameter."""
+  return (isinstance(value, numbers.Real) and not isinstance(value, bool) and
+          math.isfinite(value))
 
 
 def _validate(p):
@@ -193,8 +217,6 @@ def _validate(p):
            'names must be unique')
   _check(_is_int(p['batch_size']) and p['batch_size'] >= 1, 'batch_size',
          'must be an integer >= 1, got %r' % (p['batch_size'],))
-  _check(p['optimizer'] in OPTIMIZERS, 'optimizer',
-         'must be one of %s, got %r' % (', '.join(OPTIMIZERS), p['optimizer']))
   _check(_is_number(p['learning_rate']) and p['learning_rate'] > 0,
          'learning_rate', 'must be > 0, got %r' % (p['learning_rate'],))
   _check(_is_number(p['momentum']) and 0 <= p['momentum'] < 1, 'momentum',
@@ -211,12 +233,7 @@ def _validate(p):
   for key in ('random_crop', 'cache_input', 'sloppy_input'):
     _check(isinstance(p[key], bool), key, 'must be True or False, got %r'
            % (p[key],))
-  for key, allowed in (('data_format', DATA_FORMATS), ('dtype', DTYPES),
-                       ('lrn_convention', LRN_CONVENTIONS),
-                       ('conv_groups', (1, 2)), ('init', INITS),
-                       ('lr_schedule', LR_SCHEDULES),
-                       ('preprocessing', PREPROCESSINGS),
-                       ('eval_crops', EVAL_CROPS)):
+  for key, allowed in sorted(CHOICES.items()):
     _check(p[key] in allowed and not isinstance(p[key], bool), key,
            'must be one of %s, got %r'
            % (', '.join(str(a) for a in allowed), p[key]))
@@ -249,3 +266,49 @@ def _validate(p):
   _check(p['eval_crops'] == 1 or p['preprocessing'] == 'paper', 'eval_crops',
          '10 needs preprocessing paper (the tutorial\'s resize leaves '
          'nothing to crop)')
+
+
+def resolve(overrides=None, description=None, data_classes=None,
+            num_train=None, num_gpus=0):
+  """Makes a run's params: the one path for the CLI, notebooks and tests.
+
+  Later sources win: `DEFAULTS`; the recipe (the overrides', else the
+  description's); the model_dir's `description`; the user's `overrides`
+  (None values mean "not given"); the data's classes. Then the derived
+  values: `data_format` (channels_first with GPUs, unless given) and
+  `steps_per_epoch` (from `num_train` and the batch size). Then validation.
+
+  Args:
+    overrides: dict of hyper-parameters the user set; None values are unset.
+    description: optional dict of a model_dir's description
+      (model_dir.load_model_info): class names, image size and the settings
+      that shape the network.
+    data_classes: optional class names of the data, in class id order.
+    num_train: optional number of training examples.
+    num_gpus: GPUs the run uses; decides the default data_format.
+
+  Returns:
+    A new, complete, validated params dict.
+
+  Raises:
+    ParamError: a key is unknown or a value out of range.
+  """
+  given = dict(description or {})
+  if given.get('class_names') is not None:
+    given.setdefault('num_classes', len(given['class_names']))
+  given.update((k, v) for k, v in (overrides or {}).items() if v is not None)
+  if data_classes is not None:
+    given.update(class_names=list(data_classes),
+                 num_classes=len(data_classes))
+  if given.get('data_format') is None:
+    given['data_format'] = 'channels_first' if num_gpus else 'channels_last'
+  params = make_params(given)
+  if num_train:
+    params = make_params(params, steps_per_epoch=int(math.ceil(
+        num_train / float(params['batch_size']))))
+  return params
+
+
+def nhwc(params):
+  """`params` with channels_last: what CPU kernels and exports need."""
+  return dict(params, data_format='channels_last')

@@ -269,7 +269,3 @@ class Predictor(object):
 
   def __exit__(self, exc_type, exc_value, traceback):
     self.close()
-
-
-# The earlier name, kept for existing callers.
-SavedModelPredictor = Predictor

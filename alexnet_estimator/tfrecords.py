@@ -23,6 +23,7 @@ import struct
 from absl import logging
 import tensorflow as tf
 
+from alexnet_estimator import errors
 from alexnet_estimator import files
 
 SPLITS = ('train', 'validation')
@@ -43,8 +44,7 @@ TFRecordSet = collections.namedtuple(
                     'num_train', 'num_validation'])
 
 
-class TFRecordError(ValueError):
-  """The TFRecord set cannot be used; the message names the file."""
+TFRecordError = errors.TFRecordError  # the one-line error of this module
 
 
 def shards(data_dir, split):

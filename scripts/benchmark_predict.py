@@ -38,8 +38,8 @@ import tensorflow as tf
 
 import alexnet_estimator
 from alexnet_estimator import benchmarking
-from alexnet_estimator import estimator as estimator_lib
-from alexnet_estimator import image_folder
+from alexnet_estimator import errors
+from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import train
 
@@ -57,9 +57,10 @@ def _write_photo_like(path, width=320, height=240, seed=0):
 
 def train_tiny_model(model_dir, image_size, num_classes):
   """Trains a throwaway model for one step on synthetic data."""
-  train.run('train', model_dir, use_synthetic_data=True, max_train_steps=1,
-            num_classes=num_classes,
-            overrides={'image_size': image_size, 'batch_size': 2},
+  train.run(train.Options(
+      'train', model_dir, use_synthetic_data=True, max_train_steps=1,
+      num_classes=num_classes,
+      overrides={'image_size': image_size, 'batch_size': 2}),
             out=io.StringIO())
 
 
@@ -142,10 +143,10 @@ def main():
     else:
       image = _write_photo_like(os.path.join(folder, 'image.jpg'))
       shown = 'a generated 320x240 JPEG'
-    export_dir = train.run('export', model_dir,
-                           export_dir=os.path.join(folder, 'export'),
-                           out=io.StringIO())
-    info = estimator_lib.load_model_info(model_dir)
+    export_dir = train.run(train.Options(
+        'export', model_dir, export_dir=os.path.join(folder, 'export')),
+                           out=io.StringIO()).export_path
+    info = model_dir_lib.load_model_info(model_dir)
     print('Model: %s, %dx%d, %d classes. Image: %s.' % (
         what, info['image_size'], info['image_size'],
         len(info['class_names']), shown))
@@ -172,8 +173,7 @@ def main():
           '%g)' % ('same class' if same_class else 'classes differ',
                    difference, TOLERANCE))
     return 1
-  except (estimator_lib.ModelDirError, params_lib.ParamError,
-          image_folder.DataError, IOError, ValueError) as e:
+  except (errors.Error, params_lib.ParamError, IOError, ValueError) as e:
     print('benchmark_predict.py: error: %s' % e, file=sys.stderr)
     return 2
   finally:

@@ -38,7 +38,7 @@ def main():
                       headers={'Content-Type': 'application/json'})
     answer = json.loads(urlopen(request).read().decode('utf-8'))
   else:
-    predictor = serving.SavedModelPredictor(args.export_dir)
+    predictor = serving.Predictor(args.export_dir)
     answer = predictor.predict_rest(body)
     predictor.close()
   for path, prediction in zip(args.images, answer['predictions']):

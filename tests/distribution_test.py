@@ -18,8 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 from alexnet_estimator import distribution
+from alexnet_estimator import errors
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import input_fn as input_lib
+from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import train
@@ -331,7 +333,7 @@ class MirroredEstimatorTest(tf.test.TestCase):
 
     # Every trainable variable has its mirror, on the other device: the
     # check below cannot pass for want of pairs.
-    trainable = sorted(estimator_lib.model_variable_shapes(params))
+    trainable = sorted(model_dir_lib.model_variable_shapes(params))
     self.assertLen(trainable, 16)  # conv1-5, dense1-2, logits: kernel, bias
     self.assertEqual(sorted(n for n in hook.pairs if n in trainable),
                      trainable)
@@ -373,11 +375,11 @@ class MirroredRunTest(tf.test.TestCase):
     super(MirroredRunTest, cls).tearDownClass()
 
   def _run(self, model_dir, batch_size, data_dir=None):
-    return train.run('train', model_dir, data_dir=data_dir or self.data_dir,
-                     overrides={'image_size': 67, 'batch_size': batch_size},
-                     max_train_steps=2, log_every_n_steps=1,
-                     distribution_strategy='mirrored', virtual_cpus=2,
-                     num_gpus=0)
+    return train.run(train.Options(
+        'train', model_dir, data_dir=data_dir or self.data_dir,
+        overrides={'image_size': 67, 'batch_size': batch_size},
+        max_train_steps=2, log_every_n_steps=1,
+        distribution_strategy='mirrored', virtual_cpus=2, num_gpus=0))
 
   def test_trains_on_two_replicas_with_half_the_batch_each(self):
     model_dir = os.path.join(self.root, 'model')
@@ -402,14 +404,14 @@ class MirroredRunTest(tf.test.TestCase):
 
   def test_batch_that_does_not_split_fails_before_anything_is_written(self):
     model_dir = os.path.join(self.root, 'odd_batch')
-    with self.assertRaises(train.UsageError) as caught:
+    with self.assertRaises(errors.UsageError) as caught:
       self._run(model_dir, 3)
     message = str(caught.exception)
     self.assertIn('--batch_size 3', message)
     self.assertIn('2 replicas', message)
     self.assertFalse(os.path.exists(model_dir))
     # It fails before the data is even looked at.
-    with self.assertRaisesRegex(train.UsageError, '--batch_size 3'):
+    with self.assertRaisesRegex(errors.UsageError, '--batch_size 3'):
       self._run(model_dir, 3, os.path.join(self.root, 'no_such_data'))
     self.assertFalse(os.path.exists(model_dir))
 

@@ -40,11 +40,14 @@ class PredictorTest(tf.test.TestCase):
                       image_size=(40, 30))
     cls.model_dir = os.path.join(cls.root, 'model')
     quiet = io.StringIO()
-    train.run('train', cls.model_dir, data_dir=data_dir, max_train_steps=1,
-              overrides={'image_size': 67, 'batch_size': 4}, out=quiet)
+    train.run(train.Options('train', cls.model_dir, data_dir=data_dir,
+                            max_train_steps=1,
+                            overrides={'image_size': 67, 'batch_size': 4}),
+              out=quiet)
     cls.export_base = os.path.join(cls.root, 'export')
-    cls.export_path = train.run('export', cls.model_dir,
-                                export_dir=cls.export_base, out=quiet)
+    cls.export_path = train.run(train.Options(
+        'export', cls.model_dir, export_dir=cls.export_base),
+                                out=quiet).export_path
     # A lossless PNG (its pixels are known exactly), a JPEG and a GIF.
     cls.pixels = _noise(50, 40, seed=1)
     cls.png = helpers.write_image(os.path.join(cls.root, 'images', 'a.png'),
@@ -169,7 +172,7 @@ class PredictorTest(tf.test.TestCase):
   def test_rest_body_is_answered_as_before(self):
     with open(self.png, 'rb') as f:
       body = serving.rest_body([f.read()])
-    with serving.SavedModelPredictor(self.export_path) as predictor:
+    with serving.Predictor(self.export_path) as predictor:
       answer = predictor.predict_rest(body)['predictions']
     self.assertEqual(len(answer), 1)
     self.assertAllClose(answer[0]['probabilities'],

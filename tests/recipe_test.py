@@ -11,7 +11,7 @@ import tempfile
 import tensorflow as tf
 
 import alexnet_estimator
-from alexnet_estimator import estimator as estimator_lib
+from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import schedule
 from alexnet_estimator import serving
 from tests import helpers
@@ -64,7 +64,7 @@ class PaperRecipeTest(tf.test.TestCase):
     shapes = dict(tf.train.list_variables(checkpoint))
     self.assertEqual(shapes['conv2/group0/kernel'], [5, 5, 48, 128])
     self.assertIn('conv1/kernel/Momentum', shapes)
-    info = estimator_lib.load_model_info(self.model_dir)
+    info = model_dir_lib.load_model_info(self.model_dir)
     self.assertEqual((info['recipe'], info['conv_groups'], info['eval_crops']),
                      ('paper', 2, 10))
     state = schedule.load(self.model_dir)
@@ -110,7 +110,7 @@ class PaperRecipeTest(tf.test.TestCase):
     expected = [p['probabilities'] for p in estimator.predict(
         alexnet_estimator.predict_input_fn(files, batch_size=4,
                                            params=estimator.params))]
-    predictor = serving.SavedModelPredictor(export_path)
+    predictor = serving.Predictor(export_path)
     try:
       served = predictor.predict([open(f, 'rb').read() for f in files])
     finally:

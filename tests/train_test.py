@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import alexnet_estimator
-from alexnet_estimator import estimator as estimator_lib
+from alexnet_estimator import model_dir as model_dir_lib
 from tests import helpers
 
 CLASSES = ('apple', 'banana', 'cherry')
@@ -61,7 +61,7 @@ class CliEndToEndTest(tf.test.TestCase):
     self.assertEqual(code, 0, stderr)
     checkpoint = tf.train.latest_checkpoint(self.model_dir)
     self.assertEqual(tf.train.load_variable(checkpoint, 'global_step'), 2)
-    info = estimator_lib.load_model_info(self.model_dir)
+    info = model_dir_lib.load_model_info(self.model_dir)
     self.assertEqual((info['class_names'], info['image_size'], info['recipe'],
                       info['conv_groups']), (list(CLASSES), 67, 'tutorial', 1))
     # Progress: step, loss, images/sec and steps left in the log.

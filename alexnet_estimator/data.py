@@ -1,0 +1,127 @@
+"""Which input a run uses: an image folder tree, TFRecord shards or synthetic.
+
+`open_data` detects the format of --data_dir and returns a DataSource: the
+class names, the counts, and builders of the training, evaluation and scan
+input_fns. In a cluster each training task reads only its share.
+"""
+import collections
+
+import tensorflow as tf
+
+from alexnet_estimator import cluster
+from alexnet_estimator import errors
+from alexnet_estimator import image_folder
+from alexnet_estimator import input_fn as input_lib
+from alexnet_estimator import tfrecords
+
+# train_input_fn and eval_input_fn: (params, SkippedFiles) -> input_fn;
+# scan_input_fn: the same over the training data, one pass, in order (None
+# for synthetic data, which has no files).
+DataSource = collections.namedtuple('DataSource', [
+    'class_names', 'num_train', 'num_validation', 'train_input_fn',
+    'eval_input_fn', 'scan_input_fn', 'description'])
+
+
+def _folder_source(data_dir, validation_percent, task=None):
+  data = image_folder.find(data_dir, validation_percent)
+  # In a cluster each training task reads every num_trainers-th file.
+  train_files = cluster.shard(data.train.files, task)
+  train_labels = cluster.shard(data.train.labels, task)
+  return DataSource(
+      data.class_names, len(data.train.files), len(data.validation.files),
+      lambda params, skipped: input_lib.make_input_fn(
+          train_files, train_labels, True, params, skipped),
+      lambda params, skipped: input_lib.make_input_fn(
+          data.validation.files, data.validation.labels, False, params,
+          skipped),
+      lambda params, skipped: input_lib.make_input_fn(
+          train_files, train_labels, False, params, skipped),
+      '%s: %d classes, %d training and %d validation files (%s layout)' % (
+          data_dir, len(data.class_names), len(data.train.files),
+          len(data.validation.files), data.layout))
+
+
+def _tfrecord_source(data_dir, label_offset, labels_file, task=None):
+  records = tfrecords.describe(data_dir, label_offset, labels_file)
+  # In a cluster each training task reads every num_trainers-th shard.
+  train_shards = cluster.shard(records.train, task)
+  if not train_shards:
+    raise errors.TFRecordError(
+        '%s: %d training shards cannot be split over %d training tasks; '
+        'write at least as many shards as tasks' % (
+            data_dir, len(records.train), task.num_trainers))
+  return DataSource(
+      records.class_names, records.num_train, records.num_validation,
+      lambda params, skipped: input_lib.make_tfrecord_input_fn(
+          train_shards, True, params, skipped, records.label_offset),
+      lambda params, skipped: input_lib.make_tfrecord_input_fn(
+          records.validation, False, params, skipped, records.label_offset),
+      lambda params, skipped: input_lib.make_tfrecord_input_fn(
+          train_shards, False, params, skipped, records.label_offset),
+      '%s: %d classes, %d training records in %d shards, %d validation '
+      'records in %d shards (TFRecords, label offset %d)' % (
+          data_dir, len(records.class_names), records.num_train,
+          len(records.train), records.num_validation,
+          len(records.validation), records.label_offset))
+
+
+def _synthetic_source(num_classes):
+  return DataSource(
+      tuple(str(i) for i in range(num_classes)), 0, 0,
+      lambda params, skipped: input_lib.make_synthetic_input_fn(params),
+      None, None, 'synthetic data: random images, %d classes, no files read'
+      % num_classes)
+
+
+def open_data(data_dir, validation_percent=10.0, label_offset=None,
+              labels_file=None, use_synthetic_data=False, num_classes=1000,
+              task=None):
+  """The run's data: synthetic, TFRecord shards, or an image folder tree.
+
+  The format of `data_dir` is detected: train-* shards mean TFRecords.
+
+  Args:
+    data_dir: the data folder (unused with `use_synthetic_data`).
+    validation_percent: image folders without a validation folder: the share
+      of each class held out.
+    label_offset, labels_file: TFRecords: see tfrecords.describe.
+    use_synthetic_data: random in-memory images of `num_classes` classes.
+    num_classes: see `use_synthetic_data`.
+    task: optional cluster.Task; training reads only this task's share.
+
+  Returns:
+    A DataSource.
+
+  Raises:
+    errors.DataError: the data cannot be read as any format.
+  """
+  if use_synthetic_data:
+    return _synthetic_source(num_classes)
+  if tfrecords.is_tfrecord_dir(data_dir):
+    return _tfrecord_source(data_dir, label_offset, labels_file, task)
+  return _folder_source(data_dir, validation_percent, task)
+
+
+def first_batch_exists(input_fn):
+  """True if `input_fn`'s dataset yields a batch; it reads only that far."""
+  with tf.Graph().as_default():
+    batch = tf.compat.v1.data.make_one_shot_iterator(
+        input_fn().take(1)).get_next()
+    with tf.Session() as sess:
+      try:
+        sess.run(batch)
+        return True
+      except tf.errors.OutOfRangeError:
+        return False
+
+
+def check_readable(source, params, skipped, data_dir):
+  """Raises DataError unless the training data has a readable image.
+
+  Training repeats forever: were no image readable, it would spin on skipping
+  them. Reading up to the first good one rules that out.
+  """
+  if source.scan_input_fn and not first_batch_exists(
+      source.scan_input_fn(params, skipped)):
+    raise errors.DataError('%s: none of its %d training files is a readable '
+                           'image' % (data_dir, source.num_train))

@@ -1,0 +1,35 @@
+"""The errors a user can cause or meet, each shown as one line.
+
+The command lines (train.py, build_tfrecords.py) catch `Error` and print
+`<program>: error: <message>`, then exit with the error's `exit_code`:
+
+  2  UsageError: a flag or an argument is missing, wrong, or does not fit the
+     others.
+  1  DataError, ModelDirError: the data or the run folder cannot serve this
+     run (TFRecordError is a DataError).
+
+Anything else is a bug of ours and keeps its traceback. The messages name the
+flag, file or folder at fault and, where there is one, the way out.
+"""
+
+
+class Error(ValueError):
+  """A failure the user can fix; `exit_code` is what the command line exits."""
+  exit_code = 1
+
+
+class UsageError(Error):
+  """A flag is missing or wrong; the message names it."""
+  exit_code = 2
+
+
+class DataError(Error):
+  """The data folder is missing, empty or inconsistent."""
+
+
+class TFRecordError(DataError):
+  """TFRecord shards are missing, inconsistent or unreadable."""
+
+
+class ModelDirError(Error):
+  """model_dir does not hold a model, or one that fits this run."""

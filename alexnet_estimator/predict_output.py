@@ -1,0 +1,66 @@
+"""What --mode predict prints: one JSON line per file, and the gallery PNG.
+
+Lines come in the order of the files (folders listed sorted); a file that is
+not a readable image gets a line with an "error" instead of a class.
+"""
+import json
+import os
+
+from absl import logging
+import tensorflow as tf
+
+from alexnet_estimator import flags as flags_lib
+from alexnet_estimator import image_folder
+from alexnet_estimator import input_fn as input_lib
+from alexnet_estimator import params as params_lib
+
+
+def _write_gallery(path, shown, class_names):
+  """A PNG of (file, probabilities) pairs with their top-5 classes."""
+  from alexnet_estimator import plots  # matplotlib only when asked for
+  plots.save(plots.prediction_gallery(
+      [plots.load_image(f) for f, _ in shown], [p for _, p in shown],
+      class_names, titles=[os.path.basename(f) for f, _ in shown]), path)
+  logging.info('Wrote the predictions of %d images to %s.', len(shown), path)
+
+
+def _unreadable(path, out):
+  print(json.dumps({'file': path, 'error': 'not a readable image'}), file=out)
+
+
+def predict(estimator, params, paths, out, gallery=None):
+  """Writes one JSON line per file to `out`, in the order of the files.
+
+  Args:
+    estimator: the trained model's Estimator.
+    params: its params.
+    paths: image files and folders.
+    out: the text stream for the lines.
+    gallery: optional PNG path for the first flags.GALLERY_IMAGES images.
+  """
+  files = image_folder.expand_paths(paths)
+  skipped = input_lib.SkippedFiles()
+  predictions = estimator.predict(input_lib.make_predict_input_fn(
+      files, params, skipped))
+  pending = iter(files)
+  shown = []
+  for prediction in predictions:
+    name = tf.compat.as_str(prediction['file'])
+    for path in pending:
+      if path == name:
+        break
+      _unreadable(path, out)
+    class_id = int(prediction['classes'])
+    if gallery and len(shown) < flags_lib.GALLERY_IMAGES:
+      shown.append((name, prediction['probabilities']))
+    print(json.dumps({
+        'file': name,
+        'class_id': class_id,
+        'class_name': tf.compat.as_str(prediction['class_names']),
+        'probability': float(prediction['probabilities'][class_id]),
+    }), file=out)
+  for path in pending:
+    _unreadable(path, out)
+  skipped.log_total('the files to predict')
+  if gallery:
+    _write_gallery(gallery, shown, params_lib.class_names(params))
