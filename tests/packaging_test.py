@@ -1,13 +1,16 @@
 """Packaging checks: Dockerfile.gpu, setup.py's extras against constraints.txt,
-the make targets, entry points."""
+the make targets, entry points, and (slow) what a fresh venv gets from pip."""
+import json
 import os
 import runpy
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 from unittest import mock
 
+import pytest
 import setuptools
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -60,6 +63,42 @@ def _dockerfile_copies():
     if line.startswith('COPY '):
       sources.extend(line.split()[1:-1])
   return sources
+
+
+def _copy_source(dest):
+  """Copies what Dockerfile.gpu copies (all a build needs) into dest/src.
+
+  Building from a copy keeps build/ and the egg-info out of the checkout,
+  where the test venvs' editable installs and other runs live.
+  """
+  src = os.path.join(dest, 'src')
+  os.makedirs(src)
+  for source in _dockerfile_copies():
+    path = os.path.join(ROOT, source)
+    if os.path.isdir(path):
+      shutil.copytree(path, os.path.join(src, source),
+                      ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+    else:
+      shutil.copy(path, src)
+  return src
+
+
+def _run(args, **kwargs):
+  """Runs args, outside the checkout and without its PYTHONPATH."""
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('PYTHONPATH', 'PYTHONHOME')}
+  proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        universal_newlines=True, env=env, timeout=1200,
+                        **kwargs)
+  assert proc.returncode == 0, (args, proc.stdout[-3000:], proc.stderr[-3000:])
+  return proc
+
+
+def _base_python():
+  """The interpreter this venv was made from: venvs made from it are fresh."""
+  path = os.path.join(sys.base_prefix, 'bin',
+                      'python%d.%d' % sys.version_info[:2])
+  return path if os.path.exists(path) else sys.executable
 
 
 class DockerfileTest(unittest.TestCase):
@@ -188,6 +227,54 @@ class SetupTest(unittest.TestCase):
   def test_ci_runs_the_readme_test_command(self):
     self.assertIn('make test', _read('.ci/run'))
     self.assertIn('make test', _read('README.md'))
+
+
+class FreshVenvTest(unittest.TestCase):
+  """What pip gives a user: a fresh Python venv, its own pip, no constraints.
+
+  These download TensorFlow (about 110 MB) and its dependencies.
+  """
+
+  @pytest.mark.slow
+  def test_cpu_stock_extra_gives_a_tensorflow_that_imports(self):
+    with tempfile.TemporaryDirectory() as tmp:
+      src = _copy_source(tmp)
+      venv = os.path.join(tmp, 'venv')
+      _run([_base_python(), '-m', 'venv', venv])
+      python = os.path.join(venv, 'bin', 'python')
+      _run([python, '-m', 'pip', 'install', '--quiet',
+            '--disable-pip-version-check', src + '[cpu-stock]'], cwd=tmp)
+      proc = _run([python, '-c',
+                   'import tensorflow as tf, numpy, google.protobuf, h5py\n'
+                   'import alexnet_estimator.model_fn as m\n'
+                   'print(tf.__version__, m.__file__)\n'
+                   'print(numpy.__version__, google.protobuf.__version__,'
+                   ' h5py.__version__)'], cwd=tmp)
+      versions, companions = proc.stdout.strip().splitlines()[-2:]
+      version, module = versions.split()
+      self.assertEqual(version, '1.15.5')
+      self.assertTrue(module.startswith(venv), module)  # not the checkout's
+      # The extra's ranges resolve to constraints.txt's pins today.
+      pins = _constraints()
+      self.assertEqual(companions.split(),
+                       [pins['numpy'], pins['protobuf'], pins['h5py']])
+
+  @pytest.mark.slow
+  def test_plain_install_brings_no_tensorflow_numpy_or_protobuf(self):
+    # A resolution as in a fresh venv (--ignore-installed), by this venv's
+    # pip (--dry-run --report need pip 22.2), installing nothing.
+    with tempfile.TemporaryDirectory() as tmp:
+      src = _copy_source(tmp)
+      report = os.path.join(tmp, 'report.json')
+      _run([sys.executable, '-m', 'pip', 'install', '--quiet', '--dry-run',
+            '--ignore-installed', '--disable-pip-version-check',
+            '--report', report, src], cwd=tmp)
+      with open(report) as f:
+        names = {canonicalize_name(item['metadata']['name'])
+                 for item in json.load(f)['install']}
+      self.assertIn('alexnet-estimator', names)
+      self.assertIn('absl-py', names)
+      self.assertFalse(names & (TF_BUILDS | TF_COMPANIONS), names)
 
 
 if __name__ == '__main__':
