@@ -2,7 +2,7 @@ r"""The demo behind `make demo`: the whole package on generated images.
 
   python scripts/demo.py --work_dir demo_run
 
-1. writes the demo image set (scripts/make_demo_data.py) unless it is there;
+1. writes the demo image set (alexnet_estimator.demo_data) unless it is there;
 2. trains and evaluates with the CLI, from a fresh model_dir;
 3. evaluates again and checks validation accuracy >= --min_accuracy;
 4. predicts one validation image per class;
@@ -11,8 +11,6 @@ r"""The demo behind `make demo`: the whole package on generated images.
 Every step is the command a user would type, printed before it runs. Exits
 non-zero if a step fails or the accuracy is below --min_accuracy.
 """
-from __future__ import print_function
-
 import argparse
 import glob
 import json
@@ -22,11 +20,10 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import make_demo_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+from alexnet_estimator import demo_data
+from alexnet_estimator import hooks
 
-from alexnet_estimator import hooks  # pylint: disable=g-import-not-at-top
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Adam leaves the chance-level plateau of this un-normalised network much
 # sooner than the tutorial's SGD; see README "Training the demo".
@@ -58,7 +55,7 @@ def main():
   export_dir = os.path.join(args.work_dir, 'export')
   if not os.path.isdir(data_dir):
     print('Writing %d demo files under %s' % (
-        make_demo_data.make_demo_data(data_dir), data_dir))
+        demo_data.write(data_dir), data_dir))
   for folder in (model_dir, export_dir):
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -69,7 +66,7 @@ def main():
              model_dir], capture=True).strip().splitlines()[-1])
 
   samples = [sorted(glob.glob(os.path.join(data_dir, 'validation', c, '*')))[0]
-             for c in make_demo_data.CLASSES]
+             for c in demo_data.CLASSES]
   _run(cli + ['--mode', 'predict', '--model_dir', model_dir] + samples)
   export_path = _run(cli + ['--mode', 'export', '--model_dir', model_dir,
                             '--export_dir', export_dir],

@@ -1,7 +1,7 @@
-"""Tests of cluster.py and scripts/local_cluster.py: TF_CONFIG, shards, and a
-real cluster of separate processes on loopback that ends by itself."""
+"""Tests of cluster.py and local_cluster.py (scripts/local_cluster.py):
+TF_CONFIG, shards, and a real cluster of separate processes on loopback that
+ends by itself."""
 import glob
-import importlib.util
 import json
 import os
 import signal
@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from alexnet_estimator import cluster
 from alexnet_estimator import files
+from alexnet_estimator import local_cluster
 from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,13 +21,6 @@ LAUNCHER = os.path.join(ROOT, 'scripts', 'local_cluster.py')
 TIMEOUT_SECS = 300  # a bound, far above the ~30 s a cluster takes here
 TINY = ['--image_size', '67', '--batch_size', '4', '--log_every_n_steps', '5',
         '--train_epochs', '1000']  # --max_train_steps decides
-
-
-def _load_launcher():
-  spec = importlib.util.spec_from_file_location('local_cluster', LAUNCHER)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def _alive(pid):
@@ -196,7 +190,6 @@ class LocalClusterTest(tf.test.TestCase):
     self.assertIn('parameter server ends', logs['ps-0.log'])
 
   def test_killed_worker_restarts_and_training_finishes(self):
-    launcher = _load_launcher()
     model_dir = os.path.join(self.root, 'run')
     log_dir = os.path.join(self.root, 'logs')
     os.makedirs(log_dir)
@@ -204,16 +197,17 @@ class LocalClusterTest(tf.test.TestCase):
     train_args = ['--data_dir', self.data_dir, '--model_dir', model_dir,
                   '--mode', 'train', '--max_train_steps', str(last_step),
                   '--save_checkpoints_steps', '20'] + TINY
-    worker_hosts, ps_hosts = launcher.cluster_hosts(1, 1)
+    worker_hosts, ps_hosts = local_cluster.cluster_hosts(1, 1)
     procs = {}
     def start(task_type, index):
-      name = launcher.log_name(task_type, index)
-      procs[name] = launcher.start_task(
-          launcher.task_command(train_args, worker_hosts, ps_hosts, task_type,
-                                index), os.path.join(log_dir, name))
+      name = local_cluster.log_name(task_type, index)
+      command = local_cluster.task_command(train_args, worker_hosts, ps_hosts,
+                                           task_type, index)
+      procs[name] = local_cluster.start_task(command,
+                                             os.path.join(log_dir, name))
       return procs[name]
     try:
-      for task_type, index in launcher.tasks(1, 1, evaluator=False):
+      for task_type, index in local_cluster.tasks(1, 1, evaluator=False):
         start(task_type, index)
       worker_log = os.path.join(log_dir, 'worker-0.log')
       deadline = time.time() + TIMEOUT_SECS
@@ -235,9 +229,9 @@ class LocalClusterTest(tf.test.TestCase):
       # It was killed mid-way: training goes on without it.
       self.assertLess(files.checkpoint_step(model_dir), last_step)
       start('worker', 1)  # the same worker, on the same port
-      codes = launcher.wait(procs, TIMEOUT_SECS)
+      codes = local_cluster.wait(procs, TIMEOUT_SECS)
     finally:
-      launcher.kill(list(procs.values()))
+      local_cluster.kill(list(procs.values()))
     logs = {n: open(os.path.join(log_dir, n)).read() for n in procs}
     self.assertEqual(codes, {n: 0 for n in procs}, json.dumps(logs))
     final = tf.train.load_variable(tf.train.latest_checkpoint(model_dir),

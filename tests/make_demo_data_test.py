@@ -1,5 +1,5 @@
-"""Tests for scripts/make_demo_data.py: deterministic, varied, all readable."""
-import importlib.util
+"""Tests of demo_data.py (scripts/make_demo_data.py): deterministic, varied,
+all readable."""
 import io
 import os
 import random
@@ -10,16 +10,11 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from alexnet_estimator import demo_data
 from alexnet_estimator import image_folder
 from alexnet_estimator import preprocessing
 
-_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), 'scripts', 'make_demo_data.py')
-_spec = importlib.util.spec_from_file_location('make_demo_data', _SCRIPT)
-make_demo_data = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_demo_data)
-
-CORRUPT = os.path.join('train', make_demo_data.CLASSES[0], 'corrupt.jpg')
+CORRUPT = os.path.join('train', demo_data.CLASSES[0], 'corrupt.jpg')
 
 
 def _contents(root):
@@ -37,8 +32,8 @@ class MakeDemoDataTest(tf.test.TestCase):
 
   def _make(self, name, seed):
     root = os.path.join(self.get_temp_dir(), name)
-    count = make_demo_data.make_demo_data(root, train_per_class=4,
-                                          validation_per_class=1, seed=seed)
+    count = demo_data.write(root, train_per_class=4, validation_per_class=1,
+                            seed=seed)
     contents = _contents(root)
     self.assertEqual(count, len(contents))
     return root, contents
@@ -55,7 +50,7 @@ class MakeDemoDataTest(tf.test.TestCase):
   def test_layout_classes_and_counts(self):
     root, contents = self._make('tree', 0)
     self.assertEqual(sorted(os.listdir(root)), ['train', 'validation'])
-    classes = sorted(make_demo_data.CLASSES)
+    classes = sorted(demo_data.CLASSES)
     self.assertLen(classes, 5)
     for split, per_class in (('train', 4), ('validation', 1)):
       self.assertEqual(sorted(os.listdir(os.path.join(root, split))),
@@ -91,16 +86,15 @@ class MakeDemoDataTest(tf.test.TestCase):
         self.assertBetween(height, 96, 320)
 
   def test_every_format_of_the_demo_decodes_like_pillow_reads_it(self):
-    formats = sorted(set(make_demo_data._FORMAT_CHOICES))
+    formats = sorted(set(demo_data._FORMAT_CHOICES))
     self.assertLen(formats, 8)
     data = tf.placeholder(tf.string, [])
     decoded = preprocessing.decode_image(data)
     rng = random.Random(0)
     with self.cached_session() as sess:
       for i, (mode, fmt, ext) in enumerate(formats):
-        kind = make_demo_data.CLASSES[i % len(make_demo_data.CLASSES)]
-        content = make_demo_data.encode(make_demo_data.draw(kind, rng), mode,
-                                        fmt)
+        kind = demo_data.CLASSES[i % len(demo_data.CLASSES)]
+        content = demo_data.encode(demo_data.draw(kind, rng), mode, fmt)
         expected = np.asarray(
             Image.open(io.BytesIO(content)).convert('RGB'), np.float32)
         image = sess.run(decoded, {data: content})
@@ -114,9 +108,9 @@ class MakeDemoDataTest(tf.test.TestCase):
     argv = ['make_demo_data.py', '--out_dir', root, '--train_per_class', '1',
             '--validation_per_class', '1', '--seed', '3']
     with mock.patch.object(sys, 'argv', argv):
-      make_demo_data.main()
+      demo_data.main()
     same = os.path.join(self.get_temp_dir(), 'same')
-    self.assertEqual(make_demo_data.make_demo_data(same, 1, 1, 3), 11)
+    self.assertEqual(demo_data.write(same, 1, 1, 3), 11)
     self.assertLen(_contents(root), 11)
     self.assertEqual(_contents(root), _contents(same))
 
