@@ -14,8 +14,6 @@ Every image is stored as an RGB JPEG: RGB JPEGs as they are, anything else
 written by parallel processes to temporary names and renamed when complete, so
 a rerun after a crash writes only the missing shards.
 """
-from __future__ import print_function
-
 import glob
 import io
 import multiprocessing

@@ -41,9 +41,9 @@ class ClusterError(ValueError):
   """TF_CONFIG or the cluster flags are wrong; the message names them."""
 
 
-# type: one of TASK_TYPES; index: within the type; cluster: {job: [hosts]};
-# num_trainers: chief + workers; trainer_index: 0 for the chief, 1 + index
-# for a worker, None for ps and evaluator.
+# The fields: `type`, one of TASK_TYPES; `index`, within the type; `cluster`,
+# {job: [hosts]}; `num_trainers`, chief + workers; `trainer_index`, 0 for the
+# chief, 1 + index for a worker, None for ps and evaluator.
 Task = collections.namedtuple('Task', ['type', 'index', 'cluster',
                                        'num_trainers', 'trainer_index'])
 

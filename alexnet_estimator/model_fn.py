@@ -183,7 +183,7 @@ def alexnet(images, is_training, params):
   return _dense(net, params['num_classes'], 'logits', params, activation=None)
 
 
-def _predictions(logits, probabilities, params):
+def _predictions(probabilities, params):
   classes = tf.argmax(probabilities, axis=1, name='classes')
   names = tf.constant(params_lib.class_names(params), dtype=tf.string)
   return {
@@ -303,7 +303,7 @@ def model_fn(features, labels, mode, params):
   else:
     logits = alexnet(images, is_training, params)
     probabilities = tf.nn.softmax(logits)
-  predictions = _predictions(logits, probabilities, params)
+  predictions = _predictions(probabilities, params)
 
   if mode == tf.estimator.ModeKeys.PREDICT:
     outputs = {'serving_default': tf.estimator.export.PredictOutput(

@@ -26,7 +26,6 @@ import tensorflow as tf
 from alexnet_estimator import errors
 from alexnet_estimator import files
 
-SPLITS = ('train', 'validation')
 INFO_FILE = 'dataset_info.json'
 # Labels of ImageNet's builders run 1..1000; id 0 is "background", unused.
 DEFAULT_LABEL_OFFSET = 1

@@ -5,8 +5,6 @@ r"""Draws a run's training curves from its TensorBoard event files as a PNG.
 Left: training and evaluation loss; right: training and evaluation accuracy
 (and top-5), against the global step.
 """
-from __future__ import print_function
-
 import argparse
 import sys
 

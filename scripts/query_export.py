@@ -8,8 +8,6 @@ r"""Queries an exported AlexNet with images, in TF Serving's REST form.
 
 Prints one JSON line per image: file, class name and probability.
 """
-from __future__ import print_function
-
 import argparse
 import json
 import sys
