@@ -7,10 +7,13 @@ import subprocess
 import sys
 import unittest
 
+import pytest
+
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'scripts', 'benchmark_input.py')
 
 
+@pytest.mark.slow
 class BenchmarkInputTest(unittest.TestCase):
 
   def test_prints_every_figure(self):

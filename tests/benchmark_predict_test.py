@@ -9,6 +9,8 @@ import subprocess
 import sys
 import unittest
 
+import pytest
+
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'scripts', 'benchmark_predict.py')
 
@@ -19,6 +21,7 @@ def _run(*args):
                         universal_newlines=True, timeout=600)
 
 
+@pytest.mark.slow
 class BenchmarkPredictTest(unittest.TestCase):
 
   def assertBetween(self, value, low, high):

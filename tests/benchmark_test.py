@@ -12,6 +12,8 @@ import subprocess
 import sys
 import unittest
 
+import pytest
+
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import train_benchmark
 
@@ -93,6 +95,7 @@ class ForwardFlopsTest(unittest.TestCase):
     self.assertEqual(sum(flops for _, flops in layers), 1448813632)
 
 
+@pytest.mark.slow
 class BenchmarkScriptTest(unittest.TestCase):
 
   def test_prints_consistent_figures(self):

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 from PIL import Image
+import pytest
 import tensorflow as tf
 
 from alexnet_estimator import build_tfrecords
@@ -85,6 +86,7 @@ class ConvertTest(tf.test.TestCase):
     self.assertEqual(described.class_names, ('cat', 'dog'))
     self.assertEqual((described.num_train, described.num_validation), (8, 2))
 
+  @pytest.mark.slow
   def test_killed_midway_then_rerun_gives_complete_shards(self):
     root = self.get_temp_dir()
     tree = os.path.join(root, 'tree')
@@ -124,6 +126,7 @@ class ConvertTest(tf.test.TestCase):
                       not p.startswith('.')], [])
     self.assertEqual(len(_records(shards)), 240)
 
+  @pytest.mark.slow
   def test_bad_flags_fail_in_one_line(self):
     for args, name in ((['--output_dir', '/tmp/x'], '--input_dir'),
                        (['--input_dir', '/nonexistent', '--output_dir',

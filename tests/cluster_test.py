@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import tensorflow as tf
 
 from alexnet_estimator import cluster
@@ -124,6 +125,7 @@ class TfConfigTest(tf.test.TestCase):
                      3)
 
 
+@pytest.mark.slow
 class LocalClusterTest(tf.test.TestCase):
   """1 ps, the chief, 1 worker and an evaluator, as separate processes."""
 
@@ -243,6 +245,7 @@ class LocalClusterTest(tf.test.TestCase):
     self.assertNothingLeftRunning(model_dir)
 
 
+@pytest.mark.slow
 class ClusterCliTest(tf.test.TestCase):
 
   def run_cli(self, *args):

@@ -2,7 +2,7 @@
 
 
 def pytest_collection_modifyitems(session, config, items):
-  """Drops tf.test.TestCase.test_session, a TF helper pytest mistakes for a test.
+  """Drops tf.test.TestCase.test_session, which pytest mistakes for a test.
 
   pytest would report it as skipped ("Not a test") in every test class.
   """

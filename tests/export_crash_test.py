@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from alexnet_estimator import export as export_lib
@@ -43,6 +44,7 @@ def _files_under(folder):
   return sorted(out)
 
 
+@pytest.mark.slow
 class KilledExportTest(tf.test.TestCase):
 
   def setUp(self):

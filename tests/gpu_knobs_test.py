@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from alexnet_estimator import export as export_lib
@@ -103,6 +104,7 @@ print(json.dumps({'fp32': build('fp32', False), 'fp16': build('fp16', True)}))
 '''
 
 
+@pytest.mark.slow
 class GpuKnobsTest(tf.test.TestCase):
 
   @classmethod

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import alexnet_estimator
@@ -438,6 +439,7 @@ class SyntheticInputTest(tf.test.TestCase):
     self.assertAllEqual(second[1], labels)
 
 
+@pytest.mark.slow
 class AllBadTrainingInputTest(tf.test.TestCase):
 
   def test_training_input_of_only_unreadable_files_ends(self):

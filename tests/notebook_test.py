@@ -10,11 +10,13 @@ import unittest
 
 import nbclient
 import nbformat
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, 'examples', 'quickstart.ipynb')
 
 
+@pytest.mark.slow
 class QuickstartNotebookTest(unittest.TestCase):
 
   def test_runs_top_to_bottom(self):

@@ -12,6 +12,7 @@ from unittest import mock
 
 import numpy as np
 from PIL import Image
+import pytest
 import tensorflow as tf
 
 import alexnet_estimator
@@ -28,6 +29,7 @@ def _noise(width, height, seed):
       0, 256, (height, width, 3)).astype(np.uint8)
 
 
+@pytest.mark.slow
 class PredictorTest(tf.test.TestCase):
 
   @classmethod

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 
+import pytest
 import tensorflow as tf
 
 import alexnet_estimator
@@ -36,6 +37,7 @@ def _summaries(model_dir, tag):
   return values
 
 
+@pytest.mark.slow
 class PaperRecipeTest(tf.test.TestCase):
 
   @classmethod

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from alexnet_estimator import build_tfrecords
@@ -156,6 +157,7 @@ class TFRecordInputTest(tf.test.TestCase):
     self.assertEqual(seen[0] | seen[1], set(range(8)))
 
 
+@pytest.mark.slow
 class FakeImagenetEndToEndTest(tf.test.TestCase):
 
   def test_trains_evaluates_and_exports(self):

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import alexnet_estimator
@@ -34,6 +35,7 @@ def _digests(folder):
   return out
 
 
+@pytest.mark.slow
 class CliEndToEndTest(tf.test.TestCase):
   """One tiny model trained once, then evaluated, used and exported."""
 
@@ -188,6 +190,7 @@ class CliEndToEndTest(tf.test.TestCase):
     self.assertEqual(_digests(self.model_dir), before)
 
 
+@pytest.mark.slow
 class ResumeTest(tf.test.TestCase):
 
   def test_rerun_resumes_from_the_last_checkpoint(self):
@@ -207,6 +210,7 @@ class ResumeTest(tf.test.TestCase):
         tf.train.latest_checkpoint(model_dir), 'global_step'), 3)
 
 
+@pytest.mark.slow
 class SyntheticDataTest(tf.test.TestCase):
 
   def test_trains_on_synthetic_data_without_files(self):
@@ -227,6 +231,7 @@ class SyntheticDataTest(tf.test.TestCase):
     self.assertIn('--use_synthetic_data', stderr.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 class KilledRunTest(tf.test.TestCase):
 
   def test_run_killed_mid_way_resumes_and_finishes(self):
@@ -260,6 +265,7 @@ class KilledRunTest(tf.test.TestCase):
         tf.train.latest_checkpoint(model_dir), 'global_step'), 60)
 
 
+@pytest.mark.slow
 class CliErrorTest(tf.test.TestCase):
   """The one-line stderr contract, end to end in a subprocess.
 
