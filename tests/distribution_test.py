@@ -15,6 +15,7 @@ import unittest
 from unittest import mock
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from alexnet_estimator import distribution
@@ -119,6 +120,7 @@ class MakeDevicesTest(tf.test.TestCase):
     for key in ('TF_GPU_THREAD_MODE', 'TF_GPU_THREAD_COUNT'):
       os.environ.pop(key, None)
 
+  @pytest.mark.slow
   def test_visible_gpus_counts_the_gpu_devices_and_honours_hiding(self):
     # Asked of fresh processes: device_lib creates every device (it would hold
     # the GPUs' memory in this one). One with the GPUs hidden must see none.
@@ -265,19 +267,24 @@ class SetGpuThreadModeTest(tf.test.TestCase):
         self.assertEqual(os.environ[key], value)
 
   def test_environment_is_restored_after_the_tests(self):
-    # Runs the tests that set TF_GPU_THREAD_* (make_devices included) and
-    # checks that their set-up put back what was there before, a value too.
+    # Each class whose tests may set TF_GPU_THREAD_* runs a test that sets
+    # them, over a value set before: its set-up must put that value back.
     os.environ['TF_GPU_THREAD_MODE'] = 'set_before'
     before = dict(os.environ)
-    for case in (MakeDevicesTest('test_sets_the_gpu_thread_mode'),
-                 SetGpuThreadModeTest(
-                     'test_private_and_shared_set_mode_and_count')):
+    for test_class in (MakeDevicesTest, SetGpuThreadModeTest):
+
+      class SetsTheMode(test_class):
+
+        def runTest(self):
+          distribution.set_gpu_thread_mode('gpu_shared', 1)
+          self.assertEqual(os.environ['TF_GPU_THREAD_MODE'], 'gpu_shared')
+
       result = unittest.TestResult()
-      case.run(result)
+      SetsTheMode().run(result)
       self.assertEqual((result.testsRun, result.errors, result.failures),
-                       (1, [], []), case)
+                       (1, [], []), test_class)
       changed = set(os.environ.items()) ^ set(before.items())
-      self.assertEqual(changed, set(), case)
+      self.assertEqual(changed, set(), test_class)
 
 
 class ReplicasStayInSyncHook(tf.estimator.SessionRunHook):
@@ -312,6 +319,7 @@ class ReplicasStayInSyncHook(tf.estimator.SessionRunHook):
     self.final = session.run(self._reads)
 
 
+@pytest.mark.slow
 class MirroredEstimatorTest(tf.test.TestCase):
   """MirroredStrategy over two virtual CPUs, straight through Estimator."""
 
@@ -357,6 +365,7 @@ class MirroredEstimatorTest(tf.test.TestCase):
                         hook.final['logits/kernel'][0])
 
 
+@pytest.mark.slow
 class MirroredRunTest(tf.test.TestCase):
   """train.run(..., distribution_strategy='mirrored', virtual_cpus=2)."""
 
