@@ -150,7 +150,7 @@ def write_bad_files(folder):
 
 def make_tree(root, layout='split', classes=('a', 'b'), train_per_class=3,
               validation_per_class=1, image_size=(24, 20), bad_files=False,
-              validation_dir='validation', bad=False):
+              validation_dir='validation'):
   """Writes a class-per-folder tree of small PNG and JPEG files.
 
   Every image of class i is COLOURS[i % len(COLOURS)] with a little noise;
@@ -170,7 +170,6 @@ def make_tree(root, layout='split', classes=('a', 'b'), train_per_class=3,
     bad_files: also write the bad_files() entries (text, empty, truncated
       JPEG and PNG) into the first class's training folder.
     validation_dir: name of the validation folder, 'validation' or 'val'.
-    bad: the old name of `bad_files`.
 
   Returns:
     A dict with 'train' and 'validation': sorted lists of (path, index of the
@@ -194,7 +193,7 @@ def make_tree(root, layout='split', classes=('a', 'b'), train_per_class=3,
         path = os.path.join(folder, '%s_%s_%02d%s' % (split, name, i, ext))
         write_image(path, solid(colour, image_size, seed=i))
         written[key].append((path, index))
-  if bad_files or bad:
+  if bad_files:
     first = (os.path.join(root, 'train', classes[0]) if layout == 'split'
              else os.path.join(root, classes[0]))
     written['bad'] = write_bad_files(first)

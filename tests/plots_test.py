@@ -45,7 +45,7 @@ class PlotsTest(tf.test.TestCase):
   def test_preview_grid_passes_over_unreadable_files(self):
     root = self.get_temp_dir()
     written = helpers.make_tree(root, layout='classes', classes=('a', 'b'),
-                                train_per_class=3, bad=True)
+                                train_per_class=3, bad_files=True)
     files = [p for p, _ in written['train']] + [
         os.path.join(root, 'a', name) for name in helpers.bad_files()]
     figure = plots.preview_grid(files, ['a'] * len(files), count=100,
