@@ -64,7 +64,9 @@ def predict_input_fn(paths, batch_size=32, image_size=None, skipped=None,
   """
   if isinstance(paths, (str, os.PathLike)):
     paths = [paths]
-  overrides = dict(params or {}, batch_size=batch_size, image_size=image_size)
+  overrides = dict(params or {}, batch_size=batch_size)
+  if image_size is not None:
+    overrides['image_size'] = image_size
   return _input_fn.make_predict_input_fn(
       _image_folder.expand_paths([os.fspath(p) for p in paths]),
       _params.resolve(overrides),

@@ -144,7 +144,7 @@ def set_cpu_threading(config):
   sleeping (OMP_NUM_THREADS, KMP_BLOCKTIME), as many intra-op threads as
   cores and one inter-op thread, so OpenMP's threads do not compete with a
   second op's. TF's defaults oversubscribe the cores and trained 10-15%
-  slower here (README, "A fast CPU path"). The stock build's defaults are
+  slower here (docs/devices.md, "A fast CPU path"). The stock build's defaults are
   already right and are left alone. Values the user set (environment or
   config) win. OpenMP reads its variables when MKL first runs, so this must
   run before the first session that computes anything.

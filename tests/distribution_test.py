@@ -189,8 +189,13 @@ class MakeDevicesTest(tf.test.TestCase):
     self.assertIn('--tf_gpu_thread_mode', str(caught.exception))
     self.assertIn('gpu_private', str(caught.exception))
 
-  def test_sets_the_gpu_thread_mode(self):
-    distribution.make_devices(gpu_thread_mode='gpu_private')
+  def test_keeps_the_gpu_thread_mode_for_the_start_of_the_run(self):
+    # Validation changes nothing: the run sets the mode when it starts.
+    devices = distribution.make_devices(gpu_thread_mode='gpu_private')
+    self.assertEqual(devices.gpu_thread_mode, 'gpu_private')
+    self.assertNotIn('TF_GPU_THREAD_MODE', os.environ)
+    distribution.set_gpu_thread_mode(devices.gpu_thread_mode,
+                                      devices.num_gpus)
     self.assertEqual(os.environ['TF_GPU_THREAD_MODE'], 'gpu_private')
     self.assertEqual(os.environ['TF_GPU_THREAD_COUNT'], '2')
 
