@@ -161,7 +161,7 @@ def convert(input_dir, output_dir, train_shards=8, validation_shards=2,
   Raises:
     image_folder.DataError: the tree cannot be used.
   """
-  data = image_folder.find(input_dir, validation_percent)
+  data = image_folder.find(input_dir, validation_percent, '--input_dir')
   if not os.path.isdir(output_dir):
     os.makedirs(output_dir)
   jobs = plan(data, output_dir,
@@ -223,14 +223,15 @@ def main(argv):
             FLAGS.validation_shards, FLAGS.num_workers,
             FLAGS.validation_percent, FLAGS.seed)
   except errors.Error as e:
-    _fail(e)
+    _fail(e, e.exit_code)
 
 
 PROGRAM = 'alexnet_estimator.build_tfrecords'
 
 
-def _fail(message):
-  cli.fail(PROGRAM, message, 2)
+def _fail(message, code=2):
+  """One error line; exit 2 for a flag, the error's code for the data."""
+  cli.fail(PROGRAM, message, code)
 
 
 def console_main():

@@ -93,13 +93,14 @@ def in_validation(relative_path, validation_percent):
   return bucket < validation_percent * 100
 
 
-def find(data_dir, validation_percent=10.0):
+def find(data_dir, validation_percent=10.0, flag='--data_dir'):
   """Lists a class-per-folder image tree.
 
   Args:
     data_dir: path of the tree, in one of the layouts of the module docstring.
     validation_percent: share of files held out for validation when the tree
       has no validation folder, in [0, 100).
+    flag: the command-line flag that named `data_dir`, for the messages.
 
   Returns:
     An ImageFolder: `class_names` (sorted tuple), `train` and `validation`
@@ -111,10 +112,10 @@ def find(data_dir, validation_percent=10.0):
       a validation folder names a class that training does not have.
   """
   if not os.path.isdir(data_dir):
-    raise DataError('--data_dir %s: no such directory' % data_dir)
+    raise DataError('%s %s: no such directory' % (flag, data_dir))
   top = _subdirs(data_dir)
   if not top:
-    raise DataError('--data_dir %s has no class folders' % data_dir)
+    raise DataError('%s %s has no class folders' % (flag, data_dir))
   val_dir = next((os.path.join(data_dir, d) for d in VALIDATION_DIRS
                   if d in top), None)
   if TRAIN_DIR in top:

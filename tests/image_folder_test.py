@@ -80,6 +80,18 @@ class FindSplitLayoutTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(data.train.labels, [0, 0, 0])
 
 
+class FindErrorsTest(tf.test.TestCase):
+
+  def test_missing_and_empty_trees_are_named_by_the_callers_flag(self):
+    missing = os.path.join(self.get_temp_dir(), 'missing')
+    with self.assertRaisesRegex(image_folder.DataError,
+                                '^--data_dir .*missing: no such directory'):
+      image_folder.find(missing)
+    with self.assertRaisesRegex(image_folder.DataError,
+                                '^--input_dir .* has no class folders'):
+      image_folder.find(self.get_temp_dir(), flag='--input_dir')
+
+
 class FindClassesLayoutTest(tf.test.TestCase):
 
   def setUp(self):
