@@ -1,4 +1,5 @@
 """Tests for the folder-tree -> TFRecord converter."""
+import contextlib
 import glob
 import io
 import os
@@ -6,14 +7,19 @@ import subprocess
 import sys
 import time
 
+from absl import flags
+from absl.testing import flagsaver
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
 
 from alexnet_estimator import build_tfrecords
+from alexnet_estimator import flags as flags_lib
 from alexnet_estimator import tfrecords
 from tests import helpers
+
+FLAGS = flags.FLAGS
 
 
 def _records(paths):
@@ -126,21 +132,39 @@ class ConvertTest(tf.test.TestCase):
                       not p.startswith('.')], [])
     self.assertEqual(len(_records(shards)), 240)
 
-  @pytest.mark.slow
-  def test_bad_flags_fail_in_one_line(self):
-    for args, name in ((['--output_dir', '/tmp/x'], '--input_dir'),
-                       (['--input_dir', '/nonexistent', '--output_dir',
-                         '/tmp/x'], '/nonexistent'),
-                       (['--input_dir', '/tmp', '--output_dir', '/tmp/x',
+  def test_bad_flags_fail_in_one_line_before_any_work(self):
+    # In-process, as console_main runs main after absl's parser.
+    flags_lib.define_build_tfrecords_flags()
+    root = self.get_temp_dir()
+    output_dir = os.path.join(root, 'never')
+    for args, name in ((['--output_dir', output_dir], '--input_dir'),
+                       (['--input_dir', root, '--output_dir', output_dir,
                          '--train_shards', '0'], '--train_shards')):
-      proc = subprocess.run(
-          [sys.executable, '-m', 'alexnet_estimator.build_tfrecords'] + args,
-          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-          universal_newlines=True)
-      self.assertNotEqual(proc.returncode, 0)
-      lines = proc.stderr.strip().splitlines()
-      self.assertEqual(len(lines), 1, proc.stderr)
+      stderr = io.StringIO()
+      with flagsaver.flagsaver(), contextlib.redirect_stderr(stderr):
+        argv = FLAGS(['alexnet_estimator.build_tfrecords'] + args)
+        with self.assertRaises(SystemExit) as caught:
+          build_tfrecords.main(argv)
+      self.assertEqual(caught.exception.code, 2, stderr.getvalue())
+      lines = stderr.getvalue().strip().splitlines()
+      self.assertEqual(len(lines), 1, stderr.getvalue())
       self.assertIn(name, lines[0])
+      self.assertFalse(os.path.exists(output_dir), args)
+
+  @pytest.mark.slow
+  def test_bad_input_dir_fails_in_one_line_in_a_subprocess(self):
+    # The entry point's one-line stderr contract, end to end.
+    output_dir = os.path.join(self.get_temp_dir(), 'never')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'alexnet_estimator.build_tfrecords',
+         '--input_dir', '/nonexistent', '--output_dir', output_dir],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True)
+    self.assertNotEqual(proc.returncode, 0)
+    lines = proc.stderr.strip().splitlines()
+    self.assertEqual(len(lines), 1, proc.stderr)
+    self.assertIn('/nonexistent', lines[0])
+    self.assertFalse(os.path.exists(output_dir))
 
 
 if __name__ == '__main__':

@@ -6,7 +6,8 @@ SavedModel that serves on a CPU in float32. The CLI runs in subprocesses:
 fp16's enable_mixed_precision_graph_rewrite turns on process-wide state (every
 later Session gets the AMP rewrite), and XLA's flags are read once per
 process. The subprocesses see no GPU (CUDA_VISIBLE_DEVICES=''), so the results
-are the same on a GPU machine.
+are the same on a GPU machine. The refusal of channels_first without a GPU is
+a flag check, tested in-process.
 """
 import glob
 import json
@@ -15,16 +16,25 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from unittest import mock
 
+from absl import flags
+from absl.testing import flagsaver
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from alexnet_estimator import distribution
+from alexnet_estimator import errors
 from alexnet_estimator import export as export_lib
+from alexnet_estimator import flags as flags_lib
+from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
+from alexnet_estimator import train
 from tests import helpers
 
+FLAGS = flags.FLAGS
 CLASSES = ('apple', 'banana')
 TINY = ['--image_size', '67', '--batch_size', '2']
 # Logged by XLA's compilation cache once a cluster has really been compiled.
@@ -220,23 +230,6 @@ class GpuKnobsTest(tf.test.TestCase):
     self.assertAllClose(served, serve(nhwc_path[0], self.encoded)[0][
         'probabilities'], atol=1e-6, rtol=0)
 
-  def test_channels_first_without_a_gpu_fails_in_one_line_before_work(self):
-    model_dir = os.path.join(self.root, 'nchw_on_cpu')
-    code, _, stderr = run_cli('--data_dir', self.data_dir, '--model_dir',
-                              model_dir, '--mode', 'train', '--data_format',
-                              'channels_first', *TINY)
-    self.assertEqual(code, 2, stderr[-3000:])
-    self.assertIn('--data_format channels_first needs a GPU',
-                  stderr.strip().splitlines()[-1])
-    self.assertEqual(len(stderr.strip().splitlines()), 1, stderr[-3000:])
-    self.assertFalse(os.path.exists(model_dir))
-    code, _, stderr = run_cli('--mode', 'predict', '--model_dir',
-                              self.private['model_dir'], '--data_format',
-                              'channels_first', self.data_dir)
-    self.assertEqual(code, 2, stderr[-3000:])
-    self.assertIn('--data_format', stderr.strip().splitlines()[-1])
-    self.assertEqual(len(stderr.strip().splitlines()), 1, stderr[-3000:])
-
   def test_an_nchw_serving_graph_would_fail_on_cpu(self):
     # Why the export must be NHWC: the same model exported with NCHW params,
     # bypassing train.py, cannot serve on a CPU.
@@ -276,6 +269,51 @@ class GpuKnobsTest(tf.test.TestCase):
     self.assertEqual(fp16['after_one_step'], {
         'current_loss_scale': INITIAL_LOSS_SCALE, 'good_steps': 1.0,
         'global_step': 1.0})
+
+
+class ChannelsFirstOnCpuTest(tf.test.TestCase):
+  """--data_format channels_first with no GPU: refused before any work.
+
+  In-process, as train.main runs it, with TensorFlow made to see no GPU, so
+  the result is the same on a GPU machine.
+  """
+
+  @classmethod
+  def setUpClass(cls):
+    super(ChannelsFirstOnCpuTest, cls).setUpClass()
+    flags_lib.define_train_flags()
+
+  def assertRefused(self, name, *args):
+    """Runs argv in-process with no GPU; asserts a UsageError naming it."""
+    with flagsaver.flagsaver(), mock.patch.object(
+        distribution, 'visible_gpus', return_value=0):
+      argv = FLAGS(['alexnet_estimator.train'] + list(args))
+      with self.assertRaises(errors.UsageError) as caught:
+        train.run(train.options_from_flags(argv))
+    message = str(caught.exception)
+    self.assertNotIn('\n', message)
+    self.assertIn(name, message)
+
+  def test_channels_first_without_a_gpu_is_refused_before_work(self):
+    root = self.get_temp_dir()
+    data_dir = os.path.join(root, 'data')
+    helpers.make_tree(data_dir, layout='split', classes=CLASSES,
+                      train_per_class=2, validation_per_class=1,
+                      image_size=(30, 30))
+    model_dir = os.path.join(root, 'nchw_on_cpu')
+    self.assertRefused('--data_format channels_first needs a GPU',
+                       '--data_dir', data_dir, '--model_dir', model_dir,
+                       '--mode', 'train', '--data_format', 'channels_first',
+                       *TINY)
+    self.assertFalse(os.path.exists(model_dir))
+    # predict checks it from the model's description, before the checkpoint.
+    trained = os.path.join(root, 'trained')
+    model_dir_lib.save_model_info(trained, params_lib.make_params(
+        image_size=67, num_classes=len(CLASSES), class_names=list(CLASSES)))
+    before = os.listdir(trained)
+    self.assertRefused('--data_format', '--mode', 'predict', '--model_dir',
+                       trained, '--data_format', 'channels_first', data_dir)
+    self.assertEqual(os.listdir(trained), before)
 
 
 if __name__ == '__main__':
