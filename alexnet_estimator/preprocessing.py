@@ -252,21 +252,76 @@ def _central_crop(image, size):
   return image
 
 
+def _bilinear_taps(in_size, full_size, start, size):
+  """The source pixels of `size` outputs, from `start`, of a 1-D resize.
+
+  As tf.image.resize_images (bilinear, no align_corners, no half-pixel
+  centres) has them for a resize from `in_size` to `full_size` pixels: output
+  i reads position i * in_size / full_size (float32), which lies between
+  pixels `lower` and `upper` at weight `lerp` from lower.
+
+  Args:
+    in_size: int32 scalar Tensor, the input's length along the axis.
+    full_size: int32 scalar Tensor, the length of the whole resized axis.
+    start: int32 scalar Tensor, the first output wanted.
+    size: Python int, the outputs wanted.
+
+  Returns:
+    (lower, upper, lerp): int32 [size] indices into the input and float32
+    [size] weights.
+  """
+  scale = tf.cast(in_size, tf.float32) / tf.cast(full_size, tf.float32)
+  position = tf.cast(tf.range(start, start + size), tf.float32) * scale
+  floor = tf.floor(position)
+  lower = tf.maximum(tf.cast(floor, tf.int32), 0)
+  upper = tf.minimum(tf.cast(tf.ceil(position), tf.int32), in_size - 1)
+  return lower, upper, position - floor
+
+
 def _resized_central_square(image_bytes, resize_side):
   """Decodes; short side to `resize_side` (bilinear); the central square.
+
+  The pixels are those of tf.image.resize_images of the whole image followed
+  by the central crop, but only the square is computed, from the part of the
+  image it covers: the resized long side is never made. So memory is bounded
+  by the short side and resize_side, whatever the aspect ratio: a 1 x 6000
+  image costs what a 1 x 1 one does, where resizing it whole to a short side
+  of 256 took 4.7 GB.
 
   Returns:
     float32 Tensor [resize_side, resize_side, 3] with values in [0, 1].
   """
-  image = tf.image.convert_image_dtype(decode_image(image_bytes), tf.float32)
-  height_width = tf.cast(tf.shape(image)[:2], tf.float32)
+  image = decode_image(image_bytes)
+  shape = tf.shape(image)
+  height_width = tf.cast(shape[:2], tf.float32)
   scale = resize_side / tf.reduce_min(height_width)
   # The short side becomes exactly resize_side, the long one the nearest
-  # integer to its scaled length.
-  new_size = tf.maximum(tf.cast(tf.round(height_width * scale), tf.int32),
-                        resize_side)
-  image = tf.image.resize_images(image, new_size)
-  return _central_crop(image, resize_side)
+  # integer to its scaled length; the square is that image's centre.
+  full_size = tf.maximum(tf.cast(tf.round(height_width * scale), tf.int32),
+                         resize_side)
+  start = (full_size - resize_side) // 2
+  rows = _bilinear_taps(shape[0], full_size[0], start[0], resize_side)
+  cols = _bilinear_taps(shape[1], full_size[1], start[1], resize_side)
+  # Only the source pixels the square reads: about the central square of the
+  # short side (the taps are sorted).
+  top, left = rows[0][0], cols[0][0]
+  window = image[top:rows[1][-1] + 1, left:cols[1][-1] + 1]
+
+  def corners(row_index):
+    by_row = tf.gather(window, row_index - top)
+    return [tf.image.convert_image_dtype(
+        tf.gather(by_row, col_index - left, axis=1), tf.float32)
+            for col_index in cols[:2]]
+  top_left, top_right = corners(rows[0])
+  bottom_left, bottom_right = corners(rows[1])
+  # resize_bilinear's arithmetic, in its order, so the pixels are the same.
+  x_lerp = cols[2][tf.newaxis, :, tf.newaxis]
+  y_lerp = rows[2][:, tf.newaxis, tf.newaxis]
+  upper = top_left + (top_right - top_left) * x_lerp
+  lower = bottom_left + (bottom_right - bottom_left) * x_lerp
+  image = upper + (lower - upper) * y_lerp
+  image.set_shape([resize_side, resize_side, 3])
+  return image
 
 
 def _subtract_mean(image):

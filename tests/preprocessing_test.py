@@ -484,6 +484,85 @@ class PaperPreprocessingTest(tf.test.TestCase, parameterized.TestCase):
         self._run(fn, helpers.truncated_png())
 
 
+def _whole_resize_then_centre(image_bytes, resize_side):
+  """The paper's square as it was first built: resize it all, then crop."""
+  image = tf.image.convert_image_dtype(
+      preprocessing.decode_image(image_bytes), tf.float32)
+  height_width = tf.cast(tf.shape(image)[:2], tf.float32)
+  scale = resize_side / tf.reduce_min(height_width)
+  new_size = tf.maximum(tf.cast(tf.round(height_width * scale), tf.int32),
+                        resize_side)
+  image = tf.image.resize_images(image, new_size)
+  top, left = ((new_size[0] - resize_side) // 2,
+               (new_size[1] - resize_side) // 2)
+  return image[top:top + resize_side, left:left + resize_side]
+
+
+def _largest_allocation(build, data):
+  """Runs build(bytes) once; (its value, the largest tensor it allocated).
+
+  The size is the largest `requested_bytes` of any op's output, from the
+  step's full trace: a bound on the memory one image takes.
+  """
+  with tf.Graph().as_default():
+    image = build(tf.constant(data))
+    metadata = tf.RunMetadata()
+    with tf.Session() as sess:
+      value = sess.run(image, options=tf.RunOptions(
+          trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
+  largest = 0
+  for device in metadata.step_stats.dev_stats:
+    for node in device.node_stats:
+      for output in node.output:
+        largest = max(largest, output.tensor_description.
+                      allocation_description.requested_bytes)
+  return value, largest
+
+
+class PaperSquareTest(tf.test.TestCase, parameterized.TestCase):
+  """The square is cropped before it is resized, to the same pixels."""
+
+  @parameterized.parameters(
+      ((90, 80), 76), ((80, 90), 76), ((375, 500), 256), ((500, 375), 67),
+      ((1, 60), 76), ((60, 1), 76), ((257, 33), 76), ((7, 7), 76),
+      ((300, 2), 67), ((76, 76), 76), ((999, 1000), 256))
+  def test_same_pixels_as_resizing_the_whole_image(self, size, resize_side):
+    rng = np.random.RandomState(sum(size))
+    array = rng.randint(0, 256, size[::-1] + (3,)).astype(np.uint8)
+    for fmt in ('PNG', 'JPEG'):
+      data = tf.constant(helpers.encode(array, 'RGB', fmt))
+      square, expected = self.evaluate([
+          preprocessing.train_stages(
+              _paper(resize_side=resize_side)).decode(data),
+          _whole_resize_then_centre(data, resize_side)])
+      self.assertAllClose(square, expected, rtol=0, atol=1e-6)
+
+  @parameterized.named_parameters(
+      ('train', True, {}), ('one_crop', False, {}),
+      ('ten_crops', False, {'eval_crops': 10}),
+      ('tutorial_train', True, {'preprocessing': 'tutorial'}),
+      ('tutorial_eval', False, {'preprocessing': 'tutorial'}))
+  def test_extreme_aspect_ratio_costs_what_a_normal_image_does(
+      self, is_training, overrides):
+    # Resizing a 1 x 6000 image whole to a short side of 76 makes a
+    # 76 x 456000 image: 416 MB (4.7 GB at the default 256).
+    params = _paper(**overrides)
+    build = (preprocessing.train_preprocessor if is_training
+             else preprocessing.eval_preprocessor)(params)
+    shape = preprocessing.output_shape(params, is_training)
+    _, normal = _largest_allocation(build, helpers.encode(
+        helpers.solid(RGB, (90, 80), noise=0), 'RGB', 'PNG'))
+    for size in ((6000, 1), (1, 6000)):
+      data = helpers.encode(helpers.solid(RGB, size, noise=0), 'RGB', 'PNG')
+      self.assertLess(len(data), 200)  # a tiny file
+      value, largest = _largest_allocation(build, data)
+      self.assertAllEqual(value.shape, shape)
+      self.assertLessEqual(largest, normal, msg=size)
+      if params['preprocessing'] == 'paper':
+        self.assertAllClose(value, np.broadcast_to(RGB - MEAN, shape),
+                            atol=1e-3)
+
+
 class TutorialPreprocessorTest(tf.test.TestCase, parameterized.TestCase):
   """The tutorial params give exactly what the tutorial functions give."""
 
