@@ -37,6 +37,9 @@ setuptools.setup(
     long_description=open(os.path.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
     packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
+    # The ILSVRC-2012 class list (imagenet.py): read at run time, never
+    # fetched.
+    package_data={'alexnet_estimator': ['data/imagenet_classes.tsv']},
     python_requires='>=3.6',
     install_requires=INSTALL_REQUIRES,
     extras_require={
