@@ -26,6 +26,7 @@ import os
 
 from alexnet_estimator import image_folder as _image_folder
 from alexnet_estimator import input_fn as _input_fn
+from alexnet_estimator import log as _log
 from alexnet_estimator import params as _params
 from alexnet_estimator.estimator import build_estimator
 from alexnet_estimator.serving import Predictor
@@ -62,6 +63,7 @@ def predict_input_fn(paths, batch_size=32, image_size=None, skipped=None,
   Raises:
     params.ParamError: `params`, `batch_size` or `image_size` is out of range.
   """
+  _log.quiet()
   if isinstance(paths, (str, os.PathLike)):
     paths = [paths]
   overrides = dict(params or {}, batch_size=batch_size)

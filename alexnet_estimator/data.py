@@ -50,19 +50,19 @@ def _tfrecord_source(data_dir, label_offset, labels_file, task=None):
         '%s: %d training shards cannot be split over %d training tasks; '
         'write at least as many shards as tasks' % (
             data_dir, len(records.train), task.num_trainers))
+  def make(shards, is_training):
+    return lambda params, skipped: input_lib.make_tfrecord_input_fn(
+        shards, is_training, params, skipped, records.label_offset,
+        records.schema, records.shard_records)
   return DataSource(
       records.class_names, records.num_train, records.num_validation,
-      lambda params, skipped: input_lib.make_tfrecord_input_fn(
-          train_shards, True, params, skipped, records.label_offset),
-      lambda params, skipped: input_lib.make_tfrecord_input_fn(
-          records.validation, False, params, skipped, records.label_offset),
-      lambda params, skipped: input_lib.make_tfrecord_input_fn(
-          train_shards, False, params, skipped, records.label_offset),
+      make(train_shards, True), make(records.validation, False),
+      make(train_shards, False),
       '%s: %d classes, %d training records in %d shards, %d validation '
-      'records in %d shards (TFRecords, label offset %d)' % (
+      'records in %d shards (TFRecords, %s layout, label offset %d)' % (
           data_dir, len(records.class_names), records.num_train,
           len(records.train), records.num_validation,
-          len(records.validation), records.label_offset))
+          len(records.validation), records.layout, records.label_offset))
 
 
 def _synthetic_source(num_classes):
@@ -78,7 +78,9 @@ def open_data(data_dir, validation_percent=10.0, label_offset=None,
               task=None):
   """The run's data: synthetic, TFRecord shards, or an image folder tree.
 
-  The format of `data_dir` is detected: train-* shards mean TFRecords.
+  The format of `data_dir` is detected: training shards in a layout of
+  tfrecords.find_layout (train-*, train/train-*, TFDS' *-train.tfrecord-*)
+  mean TFRecords, anything else an image folder tree.
 
   Args:
     data_dir: the data folder (unused with `use_synthetic_data`).
@@ -115,13 +117,18 @@ def first_batch_exists(input_fn):
         return False
 
 
-def check_readable(source, params, skipped, data_dir):
-  """Raises DataError unless the training data has a readable image.
+def check_readable(source, params, skipped, data_dir, split='train'):
+  """Raises DataError unless the split has a readable image.
 
   Training repeats forever: were no image readable, it would spin on skipping
-  them. Reading up to the first good one rules that out.
+  them; an evaluation would report accuracy 0 of 0 images. Reading up to the
+  first good one rules both out.
   """
-  if source.scan_input_fn and not first_batch_exists(
-      source.scan_input_fn(params, skipped)):
-    raise errors.DataError('%s: none of its %d training files is a readable '
-                           'image' % (data_dir, source.num_train))
+  if split == 'train':
+    input_fn, count = source.scan_input_fn, source.num_train
+  else:
+    input_fn, count = source.eval_input_fn, source.num_validation
+  if input_fn and not first_batch_exists(input_fn(params, skipped)):
+    raise errors.DataError('%s: none of its %d %s files is a readable image'
+                           % (data_dir, count, {'train': 'training'}.get(
+                               split, split)))

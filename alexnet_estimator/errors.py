@@ -3,13 +3,19 @@
 The command lines (train.py, build_tfrecords.py) catch `Error` and print
 `<program>: error: <message>`, then exit with the error's `exit_code`:
 
+  1  DataError, ModelDirError: the data or the run folder cannot serve this
+     run (TFRecordError is a DataError); and what the system refuses
+     (permission denied, disk full, a corrupt file: see cli.describe_failure).
   2  UsageError: a flag or an argument is missing, wrong, or does not fit the
      others.
-  1  DataError, ModelDirError: the data or the run folder cannot serve this
-     run (TFRecordError is a DataError).
+  3  TrainingDiverged: the loss became NaN or inf; the latest checkpoint is
+     the last finite one.
+  130, 143  Interrupted: SIGINT (Ctrl-C) or SIGTERM; a checkpoint was saved.
+  141  stdout was closed (e.g. `| head`): the run ends quietly.
 
-Anything else is a bug of ours and keeps its traceback. The messages name the
-flag, file or folder at fault and, where there is one, the way out.
+Anything else is a bug of ours and keeps its traceback (as does every error
+with --debug). The messages name the flag, file or folder at fault and, where
+there is one, the way out.
 """
 
 
@@ -33,3 +39,16 @@ class TFRecordError(DataError):
 
 class ModelDirError(Error):
   """model_dir does not hold a model, or one that fits this run."""
+
+
+class TrainingDiverged(Error):
+  """The loss or the gradients became NaN or inf; nothing of it was saved."""
+  exit_code = 3
+
+
+class Interrupted(Error):
+  """SIGINT or SIGTERM: the run saved what it had and stopped."""
+
+  def __init__(self, message, signum):
+    super(Interrupted, self).__init__(message)
+    self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM

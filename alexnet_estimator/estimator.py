@@ -5,6 +5,8 @@ The model description and checkpoint checks live in model_dir.py.
 import tensorflow as tf
 
 from alexnet_estimator import distribution
+from alexnet_estimator import errors
+from alexnet_estimator import log
 from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import model_fn as model_fn_lib
 
@@ -65,17 +67,35 @@ def build_estimator(model_dir, params=None, config=None):
     config: optional tf.estimator.RunConfig; by default one for `model_dir`.
 
   Returns:
-    A tf.estimator.Estimator.
+    A tf.estimator.Estimator. Its predict, evaluate and export raise
+    errors.ModelDirError while `model_dir` has no checkpoint; train works on
+    a new folder.
 
   Raises:
     params.ParamError: a key of `params` is unknown or out of range.
     errors.ModelDirError: `params` contradicts the model description.
   """
+  log.quiet()
   full = model_dir_lib.resolve_params(model_dir, params)
   model_dir_lib.check_compatible(model_dir, full)
   return tf.estimator.Estimator(
-      model_fn=model_fn_lib.model_fn, params=full,
+      model_fn=_trained_model_fn, params=full,
       config=config or make_run_config(model_dir))
+
+
+def _trained_model_fn(features, labels, mode, params, config):
+  """model_fn that refuses to predict, evaluate or export an untrained model.
+
+  TensorFlow would initialise the network at random and answer (its "Could
+  not find trained model" is an INFO line): a mistyped folder in a notebook
+  must not give random predictions as if they were a model's.
+  """
+  if (mode != tf.estimator.ModeKeys.TRAIN and
+      tf.train.latest_checkpoint(config.model_dir) is None):
+    raise errors.ModelDirError(
+        '%s holds no trained model (no checkpoint): train it first, or check '
+        'the folder\'s name' % config.model_dir)
+  return model_fn_lib.model_fn(features, labels, mode, params)
 
 
 def make_estimator(model_dir, params, save_checkpoints_steps=None,

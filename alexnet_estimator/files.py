@@ -7,9 +7,11 @@ writer, then renamed: a reader never sees half a file, and two processes
 writing the same file do not write into each other's temporary file.
 """
 import json
+import math
 import os
 import uuid
 
+from absl import logging
 import tensorflow as tf
 
 # In the name of a file that is still being written; never a finished file's.
@@ -64,3 +66,29 @@ def checkpoint_step(model_dir):
   if checkpoint is None:
     return 0
   return int(tf.train.load_variable(checkpoint, 'global_step'))
+
+
+def _finite_or_none(obj, found):
+  if isinstance(obj, float) and not math.isfinite(obj):
+    found.append(obj)
+    return None
+  if isinstance(obj, dict):
+    return {k: _finite_or_none(v, found) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [_finite_or_none(v, found) for v in obj]
+  return obj
+
+
+def json_line(obj):
+  """`obj` as one line of strict JSON: NaN and inf become null, with a warning.
+
+  Python's json writes NaN and Infinity, which are not JSON; a reader of our
+  output must never get them, nor a number that is not one.
+  """
+  found = []
+  clean = _finite_or_none(obj, found)
+  if found:
+    logging.warning('%d value(s) were not finite (%s) and are written as '
+                    'null: the model in use may have diverged.', len(found),
+                    ', '.join(sorted(set(str(v) for v in found))))
+  return json.dumps(clean, sort_keys=True, allow_nan=False)

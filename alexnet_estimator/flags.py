@@ -128,8 +128,16 @@ def define_cluster_flags():
           'or --ps_hosts.')
 
 
+def define_debug_flag():
+  """--debug: tracebacks and TensorFlow's INFO log (both entry points)."""
+  _define(flags.DEFINE_boolean, 'debug', False, 'Show the traceback of every '
+          'failure (also ALEXNET_ESTIMATOR_DEBUG=1) and TensorFlow\'s own INFO '
+          'log lines.')
+
+
 def define_train_flags():
   """Every flag of `python -m alexnet_estimator.train`."""
+  define_debug_flag()
   define_data_flags()
   define_run_flags()
   define_hparam_flags()
@@ -139,6 +147,7 @@ def define_train_flags():
 
 def define_build_tfrecords_flags():
   """The flags of `python -m alexnet_estimator.build_tfrecords`."""
+  define_debug_flag()
   _define(flags.DEFINE_string, 'input_dir', None, 'Image folder tree to '
           'convert.')
   _define(flags.DEFINE_string, 'output_dir', None, 'Folder for the shards.')
@@ -153,3 +162,11 @@ def define_build_tfrecords_flags():
           'folder.')
   _define(flags.DEFINE_integer, 'seed', 0, 'Seed of the file order within '
           'the shards.')
+  _define(flags.DEFINE_string, 'validation_labels', None, 'ImageNet\'s raw '
+          'layout (a flat validation/ folder of images): the synset of each '
+          'validation image, one per line in sorted file-name order, as '
+          'imagenet_2012_validation_synset_labels.txt.')
+  _define(flags.DEFINE_string, 'metadata_file', None, 'Human-readable class '
+          'names for image/class/text: "synset<TAB>name" lines, as '
+          'imagenet_metadata.txt (default: ImageNet\'s names for its '
+          'synsets, else the class folder\'s name).')

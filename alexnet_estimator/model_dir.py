@@ -84,6 +84,45 @@ def model_variable_shapes(params):
     return {v.op.name: v.shape.as_list() for v in tf.global_variables()}
 
 
+def training_variable_shapes(params):
+  """{name: shape} of every variable a training run of `params` saves.
+
+  The network's, the global step, and what the optimizer (its slots and
+  accumulators) and fp16's loss scaling add: a checkpoint must hold exactly
+  these for the run to resume from it.
+  """
+  with tf.Graph().as_default():
+    tf.train.create_global_step()
+    size = params['image_size']
+    model_fn_lib.model_fn({'x': tf.zeros([1, size, size, 3])},
+                          tf.zeros([1], tf.int32),
+                          tf.estimator.ModeKeys.TRAIN,
+                          params_lib.nhwc(params))
+    return {v.op.name: v.shape.as_list() for v in tf.global_variables()}
+
+
+def check_resumable(model_dir, params):
+  """Raises ModelDirError unless training with `params` can resume model_dir.
+
+  The latest checkpoint must hold the same variables as the run would save:
+  another --optimizer (its slots), --dtype (fp16's loss scale) or anything
+  else that changes them is refused here, in one line, before any step.
+  """
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  if checkpoint is None:
+    return
+  stored = {name for name, _ in tf.train.list_variables(checkpoint)}
+  needed = set(training_variable_shapes(params))
+  missing, extra = sorted(needed - stored), sorted(stored - needed)
+  if missing or extra:
+    raise ModelDirError(
+        'the checkpoint in %s was trained with other settings (it %s); '
+        'resume with the --optimizer and --dtype it was trained with, or use '
+        'a new --model_dir' % (model_dir, '; '.join(
+            ['lacks %s, which this run needs' % missing[0]] * bool(missing) +
+            ['has %s, which this run does not' % extra[0]] * bool(extra))))
+
+
 def check_checkpoint(checkpoint, params, what, ignore_prefix=None):
   """Raises ModelDirError unless `checkpoint` holds the network of `params`.
 

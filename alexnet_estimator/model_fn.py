@@ -74,6 +74,9 @@ _POSITIVE_BIAS_LAYERS = ('conv2', 'conv4', 'conv5', 'dense1', 'dense2')
 
 # Input images written to TensorBoard at each summary step.
 NUM_SUMMARY_IMAGES = 4
+# The first item of the message of a training step whose loss or gradients
+# are not finite; the step and the loss follow it.
+DIVERGED = 'non-finite loss or gradients at step'
 
 
 def _lrn(net, data_format, convention, name):
@@ -193,12 +196,25 @@ def _predictions(probabilities, params):
   }
 
 
+def _count(values):
+  """A metric: how many elements of `values` the evaluation saw."""
+  total = tf.Variable(0, dtype=tf.int64, trainable=False, name='count',
+                      collections=[tf.GraphKeys.LOCAL_VARIABLES,
+                                   tf.GraphKeys.METRIC_VARIABLES])
+  update = tf.assign_add(total, tf.size(values, out_type=tf.int64))
+  return tf.identity(total), update
+
+
 def _metrics(labels, logits, predictions, params):
   k = min(5, params['num_classes'])
+  with tf.variable_scope('num_images'):
+    num_images = _count(labels)
   return {
       'accuracy': tf.metrics.accuracy(labels, predictions['classes']),
       'accuracy_top_5': tf.metrics.mean(
           tf.nn.in_top_k(logits, tf.cast(labels, tf.int32), k)),
+      # The images actually evaluated: a count read, never one assumed.
+      'num_images': num_images,
   }
 
 
@@ -245,9 +261,24 @@ def _train_op(loss, params):
     # scales the loss (dynamically) so small fp16 gradients do not vanish.
     optimizer = tf.train.experimental.enable_mixed_precision_graph_rewrite(
         optimizer, loss_scale='dynamic')
+  global_step = tf.train.get_global_step()
+  grads_and_vars = optimizer.compute_gradients(loss)
+  # A step whose loss (or, in fp32, whose gradients) is NaN or inf fails
+  # before it changes a variable, so no checkpoint ever holds one: the run
+  # stops with the step named (run_loop turns it into one line).
+  checks = [tf.debugging.Assert(tf.math.is_finite(loss),
+                                [DIVERGED, global_step, loss],
+                                name='loss_is_finite')]
+  if params['dtype'] != 'fp16':  # fp16's loss scaling skips such steps itself
+    norm = tf.linalg.global_norm([g for g, _ in grads_and_vars
+                                  if g is not None])
+    checks.append(tf.debugging.Assert(tf.math.is_finite(norm),
+                                      [DIVERGED, global_step, loss],
+                                      name='gradients_are_finite'))
   # No layer has UPDATE_OPS today; the dependency keeps that true if one does.
-  with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
-    return optimizer.minimize(loss, global_step=tf.train.get_global_step())
+  with tf.control_dependencies(
+      tf.get_collection(tf.GraphKeys.UPDATE_OPS) + checks):
+    return optimizer.apply_gradients(grads_and_vars, global_step=global_step)
 
 
 def _weight_decay(params):

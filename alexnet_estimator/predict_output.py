@@ -3,14 +3,14 @@
 Lines come in the order of the files (folders listed sorted); a file that is
 not a readable image gets a line with an "error" instead of a class.
 """
-import json
 import os
 
 from absl import logging
 import tensorflow as tf
 
+from alexnet_estimator import files as files_lib
 from alexnet_estimator import flags as flags_lib
-from alexnet_estimator import image_folder
+from alexnet_estimator import errors
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import params as params_lib
 
@@ -25,25 +25,29 @@ def _write_gallery(path, shown, class_names):
 
 
 def _unreadable(path, out):
-  print(json.dumps({'file': path, 'error': 'not a readable image'}), file=out)
+  print(files_lib.json_line({'file': path, 'error': 'not a readable image'}),
+        file=out)
 
 
-def predict(estimator, params, paths, out, gallery=None):
+def predict(estimator, params, files, out, gallery=None):
   """Writes one JSON line per file to `out`, in the order of the files.
 
   Args:
     estimator: the trained model's Estimator.
     params: its params.
-    paths: image files and folders.
+    files: image files (spec.resolve lists folders and drops repeats).
     out: the text stream for the lines.
     gallery: optional PNG path for the first flags.GALLERY_IMAGES images.
+
+  Raises:
+    errors.DataError: no file was a readable image (each has its line).
   """
-  files = image_folder.expand_paths(paths)
   skipped = input_lib.SkippedFiles()
   predictions = estimator.predict(input_lib.make_predict_input_fn(
-      files, params, skipped))
+      list(files), params, skipped))
   pending = iter(files)
   shown = []
+  answered = 0
   for prediction in predictions:
     name = tf.compat.as_str(prediction['file'])
     for path in pending:
@@ -53,14 +57,18 @@ def predict(estimator, params, paths, out, gallery=None):
     class_id = int(prediction['classes'])
     if gallery and len(shown) < flags_lib.GALLERY_IMAGES:
       shown.append((name, prediction['probabilities']))
-    print(json.dumps({
+    print(files_lib.json_line({
         'file': name,
         'class_id': class_id,
         'class_name': tf.compat.as_str(prediction['class_names']),
         'probability': float(prediction['probabilities'][class_id]),
     }), file=out)
+    answered += 1
   for path in pending:
     _unreadable(path, out)
   skipped.log_total('the files to predict')
+  if not answered:
+    raise errors.DataError('none of the %d file(s) to predict is a readable '
+                           'JPEG, PNG, GIF or BMP image' % len(files))
   if gallery:
     _write_gallery(gallery, shown, params_lib.class_names(params))

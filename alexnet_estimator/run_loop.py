@@ -1,12 +1,26 @@
 """Train and evaluate cycles, on one machine or as a task of a cluster.
 
-Each function takes a resolved spec.Spec (plain values, no flags) and a stream
-for the results. `train` runs cycles of training to the next evaluation on one
-machine, feeding the evaluations to the plateau schedule and early stopping;
-`train_in_cluster` runs this process's task through
-tf.estimator.train_and_evaluate; `evaluate` evaluates once.
+Each function takes a resolved spec.Spec (plain values, no flags). `train`
+runs cycles of training to the next evaluation on one machine, feeding the
+evaluations to the plateau schedule and early stopping; `train_in_cluster`
+runs this process's task through tf.estimator.train_and_evaluate;
+`evaluate_once` evaluates once.
+
+What a run guarantees on the way: a step whose loss or gradients are not
+finite stops training before it changes a variable (errors.TrainingDiverged
+names the step; the latest checkpoint is the last finite one); SIGINT or
+SIGTERM during training ends the current step, saves a checkpoint and raises
+errors.Interrupted; an evaluation that read no image is refused, never
+reported as 0.0.
 """
+import contextlib
 import json
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
 
 from absl import logging
 import tensorflow as tf
@@ -18,6 +32,7 @@ from alexnet_estimator import files
 from alexnet_estimator import hooks as hooks_lib
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_dir as model_dir_lib
+from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import schedule
 from alexnet_estimator import spec as spec_lib
 
@@ -29,15 +44,54 @@ def _estimator(spec, params=None, warm_start=None):
       o.log_every_n_steps, warm_start, spec.devices)
 
 
+# The last evaluation of a run, so a rerun of a finished run can print it.
+EVALUATION_FILE = 'evaluation.json'
+
+
+def _writable(folder):
+  """True if `folder/eval`, where evaluate writes its summaries, can be made."""
+  try:
+    tf.io.gfile.makedirs(os.path.join(folder, 'eval'))
+    return True
+  except (tf.errors.OpError, OSError):
+    return False
+
+
 def evaluate(estimator, source, params):
-  """Evaluates once over every validation image; returns a JSON-able dict."""
+  """Evaluates once over every validation image; returns a JSON-able dict.
+
+  On a model_dir that cannot be written (a read-only mount) the Estimator's
+  evaluation summaries go to a temporary folder, with a warning, so the
+  metrics are still computed and returned.
+
+  Raises:
+    errors.DataError: no validation image could be read.
+  """
   skipped = input_lib.SkippedFiles()
-  results = estimator.evaluate(source.eval_input_fn(params, skipped))
+  input_fn = source.eval_input_fn(params, skipped)
+  model_dir = estimator.model_dir
+  if _writable(model_dir):
+    results = estimator.evaluate(input_fn)
+  else:
+    logging.warning('%s cannot be written: evaluating without writing '
+                    'TensorBoard summaries there.', model_dir)
+    checkpoint = tf.train.latest_checkpoint(model_dir)
+    scratch = tempfile.mkdtemp(prefix='alexnet_eval_')
+    try:
+      results = tf.estimator.Estimator(
+          model_fn_lib.model_fn, scratch, params=estimator.params).evaluate(
+              input_fn, checkpoint_path=checkpoint)
+    finally:
+      shutil.rmtree(scratch, ignore_errors=True)
   skipped.log_total('the validation set')
-  metrics = {k: (int(v) if k == 'global_step' else float(v))
-             for k, v in results.items()}
-  metrics['num_images'] = source.num_validation - skipped.count
+  metrics = {k: float(v) for k, v in results.items()}
+  for key in ('global_step', 'num_images'):
+    metrics[key] = int(results[key])
   metrics['skipped_files'] = skipped.count
+  if not metrics['num_images']:
+    raise errors.DataError(
+        'no validation image could be read (%d skipped): nothing was '
+        'evaluated; check the validation data' % skipped.count)
   return metrics
 
 
@@ -79,11 +133,89 @@ def _log_start(model_dir, step, last_step, state, params):
     logging.info('Resuming %s from step %d.', model_dir, step)
 
 
-def train(spec, out):
+class _StopOnSignal(tf.estimator.SessionRunHook):
+  """Ends training after the current step once `signum` is set.
+
+  Estimator.train then returns as at its last step: the checkpoint saver
+  writes the current step, so nothing trained is lost.
+  """
+
+  def __init__(self):
+    self.signum = None
+
+  def after_run(self, run_context, run_values):
+    if self.signum is not None:
+      run_context.request_stop()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(hook):
+  """While inside, SIGINT and SIGTERM set hook.signum (a second: at once)."""
+  if threading.current_thread() is not threading.main_thread():
+    yield  # signal handlers belong to the main thread
+    return
+
+  def _handler(signum, unused_frame):
+    if hook.signum is not None:
+      raise KeyboardInterrupt  # asked twice: stop now, unsaved
+    hook.signum = signum
+    logging.warning('%s: stopping after this step and saving a checkpoint '
+                    '(again to stop at once, unsaved).',
+                    signal.Signals(signum).name)
+
+  previous = {s: signal.signal(s, _handler)
+              for s in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    yield
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+
+
+def _train_cycle(estimator, train_input, hooks, max_steps, model_dir):
+  """estimator.train; a non-finite step becomes errors.TrainingDiverged."""
+  try:
+    estimator.train(train_input, hooks=hooks, max_steps=max_steps)
+  except tf.errors.InvalidArgumentError as e:
+    found = re.search(r'%s\] \[(-?\d+)\]' % re.escape(model_fn_lib.DIVERGED),
+                      e.message)
+    if not found:
+      raise
+    raise errors.TrainingDiverged(
+        'training diverged: the loss or the gradients became NaN or inf at '
+        'step %s, and that step was not applied; %s keeps its last finite '
+        'checkpoint (step %d): lower --learning_rate (or add warm-up) and '
+        'rerun to resume from it' % (found.group(1), model_dir,
+                                     files.checkpoint_step(model_dir)))
+
+
+def _evaluation_path(model_dir):
+  return os.path.join(model_dir, EVALUATION_FILE)
+
+
+def _final_evaluation(spec, params):
+  """A finished run's metrics: stored if its last checkpoint has them."""
+  model_dir = spec.options.model_dir
+  stored = files.read_json(_evaluation_path(model_dir))
+  step = files.checkpoint_step(model_dir)
+  if stored is not None and stored.get('global_step') == step:
+    logging.info('The checkpoint of step %d was evaluated before.', step)
+    return stored
+  logging.info('Evaluating the checkpoint of step %d, which has no '
+               'evaluation yet.', step)
+  return evaluate(_estimator(spec, params), spec.data, params)
+
+
+def train(spec):
   """Trains (and evaluates between cycles) to spec.last_step.
 
   Returns:
-    The last evaluation's metrics dict, or None if none ran.
+    With train_and_eval, the metrics of the last checkpoint (a rerun of a
+    finished run evaluates it if it has no evaluation yet); else None.
+
+  Raises:
+    errors.TrainingDiverged: a step's loss or gradients were not finite.
+    errors.Interrupted: SIGINT or SIGTERM; the checkpoint was saved.
   """
   o, params, devices = spec.options, spec.params, spec.devices
   uses_evaluations = schedule.uses_evaluations(params)
@@ -100,26 +232,41 @@ def train(spec, out):
     logging.info('Training on %d replicas (%s), %d images each per step.',
                  devices.replicas, type(devices.strategy).__name__,
                  params['batch_size'] // devices.replicas)
-  hook = hooks_lib.ProgressHook(params['batch_size'], spec.last_step,
-                                o.log_every_n_steps)
+  progress = hooks_lib.ProgressHook(params['batch_size'], spec.last_step,
+                                    o.log_every_n_steps)
+  stop = _StopOnSignal()
   metrics = None
   step = files.checkpoint_step(o.model_dir)
   state = schedule.load(o.model_dir)
   _log_start(o.model_dir, step, spec.last_step, state, params)
-  while step < spec.last_step and state['stopped_at'] is None:
-    step = min(step + spec.steps_per_cycle, spec.last_step)
-    # A new Estimator each cycle: the plateau schedule may have dropped the
-    # rate, and model_fn reads it from params.
-    estimator = _estimator(spec, dict(params, lr_drops=state['drops']),
-                           spec.warm_start)
-    estimator.train(train_input, hooks=[hook], max_steps=step)
-    if o.mode == 'train_and_eval':
-      metrics = evaluate(estimator, spec.data, params)
-      logging.info('Evaluation at step %d: %s', metrics['global_step'],
-                   json.dumps(metrics, sort_keys=True))
-      if uses_evaluations:
-        state = _record_evaluation(o.model_dir, metrics, params)
+  with _stop_on_signals(stop):
+    while (step < spec.last_step and state['stopped_at'] is None and
+           stop.signum is None):
+      step = min(step + spec.steps_per_cycle, spec.last_step)
+      # A new Estimator each cycle: the plateau schedule may have dropped the
+      # rate, and model_fn reads it from params.
+      estimator = _estimator(spec, dict(params, lr_drops=state['drops']),
+                             spec.warm_start)
+      _train_cycle(estimator, train_input, [progress, stop], step,
+                   o.model_dir)
+      if stop.signum is not None:
+        break
+      if o.mode == 'train_and_eval':
+        metrics = evaluate(estimator, spec.data, params)
+        logging.info('Evaluation at step %d: %s', metrics['global_step'],
+                     json.dumps(metrics, sort_keys=True))
+        files.write_json(_evaluation_path(o.model_dir), metrics)
+        if uses_evaluations:
+          state = _record_evaluation(o.model_dir, metrics, params)
   skipped.log_total('the training set')
+  if stop.signum is not None:
+    raise errors.Interrupted(
+        'interrupted by %s at step %d; saved a checkpoint in %s: rerun the '
+        'same command to resume' % (signal.Signals(stop.signum).name,
+                                    files.checkpoint_step(o.model_dir),
+                                    o.model_dir), stop.signum)
+  if o.mode == 'train_and_eval' and metrics is None:
+    metrics = _final_evaluation(spec, dict(params, lr_drops=state['drops']))
   return metrics
 
 

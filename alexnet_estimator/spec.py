@@ -8,6 +8,7 @@ no TF_CONFIG in the environment. Whatever it raises is an errors.Error whose
 one line names the flag or path at fault.
 """
 import collections
+import importlib.util
 import json
 import math
 
@@ -19,6 +20,7 @@ from alexnet_estimator import data as data_lib
 from alexnet_estimator import distribution
 from alexnet_estimator import errors
 from alexnet_estimator import flags as flags_lib
+from alexnet_estimator import image_folder
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import params as params_lib
@@ -84,6 +86,9 @@ def _check_options(o):
   if o.mode == 'predict' and not o.predict_paths:
     raise errors.UsageError('--mode predict needs image files or folders as '
                             'arguments')
+  if o.gallery and importlib.util.find_spec('matplotlib') is None:
+    raise errors.UsageError('--gallery needs matplotlib: install the package '
+                            'with its [plots] extra (pip install .[plots])')
   if o.mode != 'predict' and o.gallery:
     raise errors.UsageError('--gallery goes with --mode predict')
   if o.mode != 'predict' and o.predict_paths:
@@ -213,6 +218,14 @@ def _resolve_trained_model(o, task):
   if tf.train.latest_checkpoint(o.model_dir) is None:
     raise errors.ModelDirError('--model_dir %s has no checkpoint'
                                % o.model_dir)
+  if o.mode == 'predict':
+    # Each file once, in the order given (a folder's files sorted).
+    files = list(collections.OrderedDict.fromkeys(
+        image_folder.expand_paths(o.predict_paths)))
+    if not files:
+      raise errors.DataError('%s: no files to predict'
+                             % ', '.join(o.predict_paths))
+    o = o._replace(predict_paths=tuple(files))
   return Spec(o, params, None, distribution.SINGLE_DEVICE, task, None, None,
               None, None)
 
@@ -263,6 +276,9 @@ def resolve(options):
                    num_train=source.num_train, num_gpus=devices.num_gpus)
   # Before any step: the data and settings must fit what model_dir holds.
   model_dir_lib.check_compatible(o.model_dir, params)
+  if o.mode in _TRAINING_MODES and len(source.class_names) < 2:
+    raise errors.DataError('%s has %d class(es): a classifier needs at least '
+                           'two' % (o.data_dir, len(source.class_names)))
   if o.mode == 'eval' and tf.train.latest_checkpoint(o.model_dir) is None:
     raise errors.ModelDirError('--model_dir %s has no checkpoint to evaluate'
                                % o.model_dir)
@@ -284,8 +300,12 @@ def resolve(options):
   if trains and (task is None or task.type == 'chief'):
     warm_start = _warm_start(o, params)
   if trains:
+    model_dir_lib.check_resumable(o.model_dir, params)
     data_lib.check_readable(source, params, input_lib.SkippedFiles(),
                             o.data_dir)
+  if o.mode != 'train' and (task is None or task.type == 'evaluator'):
+    data_lib.check_readable(source, params, input_lib.SkippedFiles(),
+                            o.data_dir, split='validation')
   return Spec(o, params, source, devices, task, tf_config, last_step,
               steps_per_cycle, warm_start)
 

@@ -18,8 +18,11 @@ process is one task of a cluster (scripts/local_cluster.py starts one here).
 --mode eval prints its metrics as one JSON object on the last line of stdout;
 --mode predict prints one JSON object per image; --mode export prints the
 SavedModel's path. Rerunning a training run resumes from its last checkpoint.
-Exit codes: 0 done, 1 the data or --model_dir cannot serve the run, 2 a flag
-or argument is wrong.
+Exit codes: 0 done; 1 the data, --model_dir or the system (permission, disk
+full, a corrupt file) failed the run; 2 a flag or argument is wrong; 3 training
+diverged (NaN or inf loss); 130/143 interrupted by SIGINT/SIGTERM after saving
+a checkpoint; 141 stdout was closed. Failures are one line; --debug shows the
+traceback.
 """
 import collections
 import json
@@ -39,7 +42,9 @@ from alexnet_estimator import distribution
 from alexnet_estimator import errors
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import export as export_lib
+from alexnet_estimator import files
 from alexnet_estimator import flags as flags_lib
+from alexnet_estimator import log
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import predict_output
 from alexnet_estimator import run_loop
@@ -93,7 +98,7 @@ def run(options, out=None):
   elif spec.task is not None:
     run_loop.train_in_cluster(spec)
   elif o.mode != 'export':
-    metrics = run_loop.train(spec, out)
+    metrics = run_loop.train(spec)
   exports = o.mode == 'export' or (
       o.export_dir and o.mode in ('train', 'train_and_eval') and
       (spec.task is None or spec.task.type == 'chief'))
@@ -101,7 +106,7 @@ def run(options, out=None):
     export_path = export_lib.export(o.model_dir, spec.params, o.export_dir)
     print(export_path, file=out)
   if metrics is not None:
-    print(json.dumps(metrics, sort_keys=True), file=out)
+    print(files.json_line(metrics), file=out)
   return RunResult(metrics, export_path)
 
 
@@ -130,11 +135,8 @@ def options_from_flags(argv):
 
 
 def main(argv):
-  cli.quiet_tensorflow_log()
-  try:
-    run(options_from_flags(argv))
-  except errors.Error as e:
-    cli.fail(PROGRAM, e, e.exit_code)
+  log.quiet(verbose=FLAGS.debug or FLAGS.verbosity > 0)
+  cli.guard(PROGRAM, lambda: run(options_from_flags(argv)), FLAGS.debug)
 
 
 def console_main():

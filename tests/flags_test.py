@@ -46,7 +46,7 @@ class GeneratedFlagsTest(tf.test.TestCase):
     converter = {'input_dir', 'output_dir', 'train_shards',
                  'validation_shards', 'num_workers', 'seed'}
     cluster = {'worker_hosts', 'ps_hosts', 'task_type', 'task_index'}
-    hparam_flags = defined - options - converter - cluster
+    hparam_flags = defined - options - converter - cluster - {'debug'}
     self.assertEqual(hparam_flags, set(params_lib.TUNABLE))
     # Keys the run sets itself are never flags.
     for key in set(params_lib.DEFAULTS) - set(params_lib.TUNABLE):

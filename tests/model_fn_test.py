@@ -204,17 +204,47 @@ class ModelFnTest(tf.test.TestCase):
     spec = self._spec(tf.estimator.ModeKeys.EVAL,
                       labels=tf.constant([[0], [6], [2]], tf.int32))
     self.assertEqual(sorted(spec.eval_metric_ops),
-                     ['accuracy', 'accuracy_top_5'])
+                     ['accuracy', 'accuracy_top_5', 'num_images'])
     self.assertEqual(spec.loss.dtype, tf.float32)
     self.assertEqual(spec.loss.shape.as_list(), [])
     self.evaluate([tf.global_variables_initializer(),
                    tf.local_variables_initializer()])
     updates = {k: v[1] for k, v in spec.eval_metric_ops.items()}
     values = self.evaluate(updates)
-    for value in values.values():
-      self.assertBetween(value, 0.0, 1.0)
+    for key in ('accuracy', 'accuracy_top_5'):
+      self.assertBetween(values[key], 0.0, 1.0)
     self.assertGreaterEqual(values['accuracy_top_5'], values['accuracy'])
     self.assertGreater(self.evaluate(spec.loss), 0.0)
+    # num_images counts the examples the evaluation saw, batch by batch.
+    self.assertEqual(values['num_images'], 3)
+    self.evaluate(updates['num_images'])
+    self.assertEqual(self.evaluate(spec.eval_metric_ops['num_images'][0]), 6)
+
+  def test_a_non_finite_step_fails_before_it_changes_a_variable(self):
+    for dtype in ('fp32', 'fp16'):
+      with tf.Graph().as_default():
+        tf.train.create_global_step()
+        images = tf.random.uniform([2, 67, 67, 3], seed=1)
+        params = params_lib.make_params(num_classes=3, image_size=67,
+                                        learning_rate=1e30, dtype=dtype)
+        spec = model_fn_lib.model_fn({'x': images}, tf.constant([0, 1]),
+                                     tf.estimator.ModeKeys.TRAIN, params)
+        kernel = [v for v in tf.global_variables()
+                  if v.op.name == 'logits/kernel'][0]
+        with self.session() as sess:
+          sess.run(tf.global_variables_initializer())
+          failed_at = None
+          for step in range(5):
+            before = sess.run(kernel)
+            try:
+              sess.run(spec.train_op)
+            except tf.errors.InvalidArgumentError as e:
+              self.assertIn(model_fn_lib.DIVERGED, e.message)
+              failed_at = step
+              break
+          self.assertIsNotNone(failed_at, dtype)
+          self.assertAllEqual(sess.run(kernel), before)
+          self.assertTrue(np.isfinite(before).all())
 
   def test_train_spec_is_the_tutorial_sgd_by_default(self):
     spec = self._spec(tf.estimator.ModeKeys.TRAIN)
