@@ -14,6 +14,7 @@ import os
 import threading
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 
 from alexnet_estimator import preprocessing
@@ -34,6 +35,7 @@ class SkippedFiles(object):
     self._lock = threading.Lock()
     self._files = []
     self._seen = set()
+    self._lost = {}  # (shard, record index) -> (records lost, reason)
 
   def add(self, path):
     """Records `path` (bytes or str); logs a warning the first time."""
@@ -58,10 +60,62 @@ class SkippedFiles(object):
       return len(self._files)
 
   def log_total(self, what):
-    """Logs how many files of `what` (e.g. 'the training set') were skipped."""
+    """Logs how many files of `what` (e.g. 'the training set') were skipped,
+    and how many records of damaged shards could not be read."""
     if self.count:
       logging.warning('Skipped %d unreadable file(s) in %s (named above).',
                       self.count, what)
+    if self.lost_records:
+      logging.warning('Could not read %d record(s) of damaged TFRecord '
+                      'shards in %s (named above).', self.lost_records, what)
+
+  def add_record(self, name, reason):
+    """Records a record skipped for `reason` (counted as a skipped file).
+
+    Args:
+      name: 'SHARD record N' (bytes or str).
+      reason: what is wrong with it, e.g. its label is out of range.
+    """
+    if isinstance(name, bytes):
+      name = name.decode('utf-8', 'replace')
+    with self._lock:
+      if name in self._seen:
+        return
+      self._seen.add(name)
+      self._files.append(name)
+    logging.warning('Skipped %s: %s', name, reason)
+
+  def add_lost(self, shard, index, count, reason):
+    """Records `count` records of `shard` that could not be read at all.
+
+    A damaged shard (a corrupt record, a truncated file) is named once, at
+    the record where the damage starts, however often it is read.
+
+    Args:
+      shard: the shard's path.
+      index: the index of the first record lost.
+      count: records lost there (1 for a corrupt record that is skipped).
+      reason: one line naming the shard, the record and what became of the
+        rest (tfrecords.describe_damage).
+    """
+    with self._lock:
+      if (shard, index) in self._lost:
+        return
+      self._lost[(shard, index)] = (count, reason)
+    logging.warning('Lost %d record(s): %s.', count, reason)
+
+  @property
+  def lost_records(self):
+    """Records of damaged shards that could not be read (see add_lost)."""
+    with self._lock:
+      return sum(count for count, _ in self._lost.values())
+
+  @property
+  def lost(self):
+    """[(shard, first record index, records lost, reason)], in that order."""
+    with self._lock:
+      return sorted((shard, index, count, reason) for (shard, index), (
+          count, reason) in self._lost.items())
 
 
 def _load_or_flag(load, image_shape, source, label, name):
@@ -254,38 +308,141 @@ def make_synthetic_input_fn(params):
   return _input_fn
 
 
-def _parse_record(record, decode, label_offset, params):
-  """A tf.train.Example of the ImageNet layout -> (image, int32 class id).
+def _parse_record(record, decode, label_offset, params,
+                  schema=tfrecords.IMAGENET_SCHEMA):
+  """A tf.train.Example of `schema` -> (image, int32 class id).
 
-  `decode`: encoded image -> image, the first stage of `_stages`.
+  `decode`: encoded image -> image, the first stage of `_stages`. The class
+  id is the stored label less `label_offset`, not checked here: a record
+  whose class id is not in [0, params['num_classes']) is skipped and named
+  by `_check_labels`, with that reason.
   """
-  features = tf.io.parse_single_example(record, tfrecords.FEATURES)
-  image = decode(features['image/encoded'])
-  label = tf.cast(features['image/class/label'] - label_offset, tf.int32)
-  # An out-of-range label fails here and the record is skipped, named.
-  with tf.control_dependencies([tf.debugging.assert_greater_equal(label, 0),
-                                tf.debugging.assert_less(
-                                    label, params['num_classes'])]):
-    return tf.identity(image), label
+  del params  # the classes are checked after decoding
+  parsed = tf.io.parse_single_example(record, tfrecords.features(schema))
+  image = decode(parsed[schema.image])
+  label = tf.cast(parsed[schema.label] - label_offset, tf.int32)
+  return image, label
 
 
-def _named_records(shard):
-  """(record, 'SHARD record N') pairs; a truncated shard ends where it breaks."""
-  records = tf.data.TFRecordDataset(shard).apply(
-      tf.data.experimental.ignore_errors())
-  return records.apply(tf.data.experimental.enumerate_dataset()).map(
-      lambda i, r: (r, tf.strings.join([shard, ' record ',
-                                        tf.strings.as_string(i)])))
+def _check_labels(ds, num_classes, label_offset, skipped):
+  """Drops (image, label, name) elements whose class id is out of range."""
+  def report(name, label):
+    skipped.add_record(name, 'its label %d is not one of the %d classes '
+                       '(stored labels %d..%d; see --label_offset and '
+                       '--labels_file)' % (label + label_offset, num_classes,
+                                           label_offset,
+                                           label_offset + num_classes - 1))
+    return False
+
+  def keep(image, label, name):
+    del image  # unused
+    return tf.cond((label >= 0) & (label < num_classes),
+                   lambda: tf.constant(True),
+                   lambda: tf.py_func(report, [name, label], tf.bool,
+                                      stateful=True))
+  return ds.filter(keep)
+
+
+def _lost_count(damage, expected):
+  """Records lost at `damage`: 1 for a corrupt record that is skipped; the
+  rest of the shard by its known count (at least 1) when reading stops."""
+  if damage.kind == tfrecords.CORRUPT_RECORD or expected is None:
+    return 1
+  return max(1, expected - damage.index)
+
+
+def _read_on(shard, index, offset, skipped, shard_records):
+  """The records of `shard` from record `index` (byte `offset`) on, in Python.
+
+  Returns:
+    (object array of records, int64 array of their indices); empty when the
+    shard ended there. Damage is counted in `skipped`, named once.
+  """
+  path = tf.compat.as_str_any(shard)
+  try:
+    size = tf.io.gfile.stat(path).length
+  except tf.errors.OpError:
+    size = None  # read_records names it
+  records, indices = [], []
+  if size is None or offset < size:
+    for i, record, damage in tfrecords.read_records(path, offset, index):
+      if damage is None:
+        records.append(record)
+        indices.append(i)
+      else:
+        skipped.add_lost(path, damage.index, _lost_count(
+            damage, shard_records.get(path)), tfrecords.describe_damage(damage))
+  return (np.array(records, dtype=object).reshape([-1]),
+          np.array(indices, dtype=np.int64).reshape([-1]))
+
+
+def _named_records(shard, skipped=None, shard_records=None):
+  """(record, 'SHARD record N') for every record of `shard` that reads.
+
+  tf.data's TFRecordDataset reads the shard natively, as fast as ever, up to
+  the first damage (it cannot skip a record and read on: it ends the shard,
+  silently, and truncated headers look like its end). Each record's bytes
+  are counted on the way, so where it stopped is known: if that is before
+  the end of the file, `_read_on` reads the rest in Python as the framing
+  allows (a corrupt record skipped, a broken length header the end), counting
+  and naming what is lost. A damaged shard's rest is held in memory once.
+
+  Args:
+    shard: string scalar Tensor, the shard's path.
+    skipped: SkippedFiles that counts lost records (None: a throwaway one).
+    shard_records: optional {path: records in the shard}, to count what a
+      truncated or broken shard loses.
+  """
+  skipped = SkippedFiles() if skipped is None else skipped
+  shard_records = shard_records or {}
+  fast = tf.data.TFRecordDataset(shard).apply(
+      tf.data.experimental.ignore_errors()).map(lambda r: (r, True))
+  end = tf.data.Dataset.from_tensors((tf.constant(''), False))
+
+  def count(state, element):
+    index, offset = state
+    record, real = element
+    size = tf.cast(tf.strings.length(record), tf.int64) + 16  # with framing
+    step = tf.cast(real, tf.int64)
+    return (index + step, offset + step * size), (record, index, offset, real)
+
+  # Defined out here: autograph converts the dataset functions, not this.
+  def read_on(path, index, offset):
+    return _read_on(path, int(index), int(offset), skipped, shard_records)
+
+  def records_from(record, index, offset, real):
+    def rest():
+      return tuple(tf.py_func(read_on, [shard, index, offset],
+                              [tf.string, tf.int64], stateful=True))
+    records, indices = tf.cond(
+        real, lambda: (tf.reshape(record, [1]), tf.reshape(index, [1])), rest)
+    records.set_shape([None])
+    indices.set_shape([None])
+    return records, indices
+
+  zero = tf.constant(0, tf.int64)
+  ds = fast.concatenate(end).apply(
+      tf.data.experimental.scan((zero, zero), count)).map(records_from).apply(
+          tf.data.experimental.unbatch())
+  return ds.map(lambda r, i: (r, tf.strings.join(
+      [shard, ' record ', tf.strings.as_string(i)])))
 
 
 def make_tfrecord_input_fn(shards, is_training, params, skipped,
-                           label_offset=tfrecords.DEFAULT_LABEL_OFFSET):
-  """Returns an input_fn over ImageNet-style TFRecord shards.
+                           label_offset=tfrecords.DEFAULT_LABEL_OFFSET,
+                           schema=tfrecords.IMAGENET_SCHEMA,
+                           shard_records=None):
+  """Returns an input_fn over TFRecord shards (tfrecords.py's layouts).
 
   Training: shard order shuffled each epoch, shards read in parallel
   (interleaved), an optional in-memory cache of the records, a record shuffle
   buffer before repeat, parallel decoding, batches of a fixed size, prefetch.
   Evaluation: every record once, in order, the last batch kept.
+
+  Nothing a shard holds stops a run: a record that does not decode, or whose
+  label is not one of the classes, is skipped and named ('SHARD record N');
+  a damaged shard is read as its framing allows and the records it loses are
+  counted (`skipped.lost_records`) and named once.
 
   Args:
     shards: list of TFRecord paths.
@@ -294,14 +451,20 @@ def make_tfrecord_input_fn(shards, is_training, params, skipped,
       cache_input, sloppy_input, datasets_num_private_threads and the
       preprocessing keys (preprocessing, image_size, random_crop,
       resize_side, pca_lighting, eval_crops).
-    skipped: a SkippedFiles that records the records that do not decode.
-    label_offset: stored label of class id 0 (1 for ImageNet's builders).
+    skipped: a SkippedFiles that records the records that do not decode and
+      those that are lost.
+    label_offset: stored label of class id 0 (1 for ImageNet's builders, 0
+      for TFDS).
+    schema: tfrecords.Schema, the records' feature keys.
+    shard_records: optional {shard path: records it holds}, to count what a
+      truncated shard loses.
 
   Returns:
     An input_fn taking an optional tf.distribute.InputContext: each input
     pipeline then reads its own subset of the shards.
   """
   shards = list(shards)
+  shard_records = dict(shard_records or {})
   deterministic = not params['sloppy_input']
 
   def _input_fn(input_context=None):
@@ -312,8 +475,8 @@ def make_tfrecord_input_fn(shards, is_training, params, skipped,
     if is_training:
       files = files.shuffle(len(shards), reshuffle_each_iteration=True)
     ds = files.apply(tf.data.experimental.parallel_interleave(
-        _named_records, cycle_length=min(len(shards), 10),
-        sloppy=not deterministic))
+        lambda shard: _named_records(shard, skipped, shard_records),
+        cycle_length=min(len(shards), 10), sloppy=not deterministic))
     if params['cache_input']:
       ds = ds.cache()
     if is_training:
@@ -325,10 +488,11 @@ def make_tfrecord_input_fn(shards, is_training, params, skipped,
     decode, shape, augment = _stages(params, is_training)
 
     def load(record, unused_label):
-      return _parse_record(record, decode, label_offset, params)
-    ds = _augment(_decode_skipping_bad(ds, load, shape, skipped,
-                                       _num_parallel_calls(), deterministic),
-                  augment)
+      return _parse_record(record, decode, label_offset, params, schema)
+    ds = _decode_skipping_bad(ds, load, shape, skipped, _num_parallel_calls(),
+                              deterministic)
+    ds = _augment(_check_labels(ds, params['num_classes'], label_offset,
+                                skipped), augment)
     ds = ds.map(lambda image, label, name: ({'x': image}, label))
     ds = ds.batch(params['batch_size'], drop_remainder=is_training)
     ds = ds.prefetch(_AUTOTUNE)
