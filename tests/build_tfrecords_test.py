@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from alexnet_estimator import build_tfrecords
+from alexnet_estimator import errors
 from alexnet_estimator import flags as flags_lib
 from alexnet_estimator import tfrecords
 from tests import helpers
@@ -165,6 +166,125 @@ class ConvertTest(tf.test.TestCase):
     self.assertEqual(len(lines), 1, proc.stderr)
     self.assertIn('/nonexistent', lines[0])
     self.assertFalse(os.path.exists(output_dir))
+
+
+
+def _texts(paths):
+  """{filename: (label, synset, text)} of the records of `paths`."""
+  out = {}
+  for path in paths:
+    for record in tf.compat.v1.io.tf_record_iterator(path):
+      feature = tf.train.Example.FromString(record).features.feature
+      out[feature['image/filename'].bytes_list.value[0].decode()] = (
+          feature['image/class/label'].int64_list.value[0],
+          feature['image/class/synset'].bytes_list.value[0].decode(),
+          feature['image/class/text'].bytes_list.value[0].decode())
+  return out
+
+
+class RawImagenetTreeTest(tf.test.TestCase):
+  """ImageNet as downloaded: train/<synset>/*.JPEG, a flat validation/."""
+
+  def _tree(self, root):
+    tree = os.path.join(root, 'ILSVRC2012')
+    red, green = helpers.solid((220, 30, 30)), helpers.solid((30, 200, 40))
+    for name, data in (('n01440764_1.JPEG', helpers.encode(red)),
+                       ('n01440764_2.JPEG', helpers.encode(red, 'CMYK')),
+                       ('n01440764_3.JPEG', helpers.encode(red, 'RGB',
+                                                           'PNG'))):
+      helpers.write(os.path.join(tree, 'train', 'n01440764', name), data)
+    for i in range(2):
+      helpers.write(os.path.join(tree, 'train', 'n01443537',
+                                 'n01443537_%d.JPEG' % i),
+                    helpers.encode(green))
+    synsets = ['n01443537', 'n01440764', 'n01443537', 'n01440764']
+    for i, synset in enumerate(synsets):
+      helpers.write(os.path.join(tree, 'validation',
+                                 'ILSVRC2012_val_%08d.JPEG' % (i + 1)),
+                    helpers.encode(green if synset == 'n01443537' else red))
+    labels = helpers.write(os.path.join(root, 'val_labels.txt'),
+                           ('\n'.join(synsets) + '\n').encode())
+    return tree, labels
+
+  def test_flat_validation_with_its_labels_is_converted(self):
+    # Issue 13, case 5: this wrote 0 validation records, silently.
+    root = self.get_temp_dir()
+    tree, labels = self._tree(root)
+    out = os.path.join(root, 'out')
+    info = build_tfrecords.convert(tree, out, 2, 1, num_workers=1,
+                                   out=io.StringIO(),
+                                   validation_labels=labels)
+    self.assertEqual(info['num_records'], {'train': 5, 'validation': 4})
+    self.assertEqual(sum(info['shard_records'].values()), 9)
+    validation = _texts(tfrecords.shards(out, 'validation'))
+    self.assertEqual(validation['ILSVRC2012_val_00000001.JPEG'],
+                     (2, 'n01443537', 'goldfish, Carassius auratus'))
+    self.assertEqual(validation['ILSVRC2012_val_00000002.JPEG'],
+                     (1, 'n01440764', 'tench, Tinca tinca'))
+    train = _texts(tfrecords.shards(out, 'train'))
+    self.assertEqual(len(train), 5)  # the CMYK JPEG and the PNG too
+    self.assertEqual(train['n01440764_3.JPEG'][2], 'tench, Tinca tinca')
+    described = tfrecords.describe(out)
+    self.assertEqual(described.class_names, ('n01440764', 'n01443537'))
+    self.assertEqual(described.shard_records[
+        tfrecords.shards(out, 'validation')[0]], 4)
+
+  def test_flat_validation_without_labels_is_refused_before_any_write(self):
+    root = self.get_temp_dir()
+    tree, labels = self._tree(root)
+    out = os.path.join(root, 'never')
+    with self.assertRaisesRegex(errors.UsageError,
+                                r'validation.*--validation_labels FILE'):
+      build_tfrecords.convert(tree, out, out=io.StringIO())
+    with open(labels, 'a') as f:
+      f.write('n01440764\n')
+    with self.assertRaisesRegex(errors.DataError, r'5 labels for the 4'):
+      build_tfrecords.convert(tree, out, out=io.StringIO(),
+                              validation_labels=labels)
+    self.assertFalse(os.path.exists(out))
+
+  def test_metadata_file_names_the_classes(self):
+    root = self.get_temp_dir()
+    tree = os.path.join(root, 'tree')
+    helpers.make_tree(tree, classes=('cat', 'n99999999'), train_per_class=1,
+                      validation_per_class=1)
+    metadata = helpers.write(os.path.join(root, 'metadata.txt'),
+                             b'n99999999\tan odd thing, oddity\n')
+    out = os.path.join(root, 'out')
+    build_tfrecords.convert(tree, out, 1, 1, num_workers=1,
+                            out=io.StringIO(), metadata_file=metadata)
+    texts = {v[1]: v[2] for v in _texts(
+        tfrecords.shards(out, 'train')).values()}
+    self.assertEqual(texts, {'cat': 'cat',
+                             'n99999999': 'an odd thing, oddity'})
+
+
+class LockTest(tf.test.TestCase):
+
+  def test_a_second_converter_on_the_same_output_dir_is_refused(self):
+    # Issue 13, case 7: two converters removed each other's temporary files.
+    root = self.get_temp_dir()
+    tree = os.path.join(root, 'tree')
+    helpers.make_tree(tree, classes=('cat', 'dog'), train_per_class=1,
+                      validation_per_class=1)
+    out = os.path.join(root, 'out')
+    os.makedirs(out)
+    # The first converter's shard, half written.
+    temp = os.path.join(out, 'train-00000-of-00001%s-999' %
+                        tfrecords.TEMP_MARKER)
+    helpers.write(temp, b'half a shard')
+    with build_tfrecords.lock_output_dir(out):
+      with self.assertRaisesRegex(
+          errors.TFRecordError,
+          r'--output_dir %s is being written by another build_tfrecords '
+          r'\(pid %d\)' % (out, os.getpid())):
+        build_tfrecords.convert(tree, out, 1, 1, num_workers=1,
+                                out=io.StringIO())
+      self.assertTrue(os.path.exists(temp))
+    info = build_tfrecords.convert(tree, out, 1, 1, num_workers=1,
+                                   out=io.StringIO())
+    self.assertEqual(info['num_records'], {'train': 2, 'validation': 2})
+    self.assertFalse(os.path.exists(temp))  # a dead run's leftover
 
 
 if __name__ == '__main__':
