@@ -357,16 +357,33 @@ def scan_shard(path):
 
 def count_records(paths):
   """Total complete records of `paths`; warns about each damaged shard."""
-  return sum(_scan_counts(paths).values())
+  total = 0
+  for path in paths:
+    count, damage = scan(path)
+    _warn_once(damage, set())
+    total += count
+  return total
 
 
-def _scan_counts(paths):
-  """{path: records before any damage}; each damaged shard named once."""
+def _warn_once(damage, named):
+  """Logs `damage` unless its (path, index) is in the set `named`."""
+  if damage is not None and (damage.path, damage.index) not in named:
+    named.add((damage.path, damage.index))
+    logging.warning('%s.', describe_damage(damage))
+
+
+def _scan_counts(paths, named):
+  """{path: records known to be there}; each damaged shard named once.
+
+  A shard that breaks (truncated, a corrupt length header, unreadable) counts
+  its complete records and the one at the break, which reading will count as
+  lost: what was read and what was lost then add up to the count.
+  """
   counts = {}
   for path in paths:
-    counts[path], damage = scan(path)
-    if damage is not None:
-      logging.warning('%s.', describe_damage(damage))
+    count, damage = scan(path)
+    _warn_once(damage, named)
+    counts[path] = count + (damage is not None)
   return counts
 
 
@@ -502,7 +519,7 @@ def _unique(names):
                for i, n in enumerate(names))
 
 
-def _names_from_records(layout, label_offset):
+def _names_from_records(layout, label_offset, named):
   """Class names (in class id order) from the records of both splits.
 
   ImageNet's synsets at their ILSVRC-2012 labels, judged from the first
@@ -526,7 +543,7 @@ def _names_from_records(layout, label_offset):
     for path in paths:
       for _, record, damage in read_records(path):
         if damage is not None:
-          logging.warning('%s.', describe_damage(damage))
+          _warn_once(damage, named)
           continue
         label, synset = _label_and_synset(_example(record), schema)
         if label is None:
@@ -547,8 +564,8 @@ def _names_from_records(layout, label_offset):
                    for label in range(label_offset, max(labels) + 1)])
   missing = sorted(seen['train'] - seen['validation'])
   if layout.validation and missing:
-    logging.warning('%d of the %d classes have no validation records; '
-                    'trained all the same, they are never evaluated: %s%s',
+    logging.warning('%d class(es) of %d have no validation record: trained '
+                    'all the same, never evaluated: %s%s',
                     len(missing), len(names), ', '.join(
                         '%r (label %d)' % (names[m - label_offset], m)
                         for m in missing[:10]),
@@ -589,6 +606,7 @@ def describe(data_dir, label_offset=None, labels_file=None):
     raise TFRecordError('%s holds no TFRecord shards (train-*, train/train-* '
                         'or *-train.tfrecord-*)' % data_dir)
   info = read_info(layout.root) or {}
+  named = set()  # damage already named: each break once at start-up
   if label_offset is None:
     label_offset = info.get('label_offset', layout.schema.label_offset)
   if labels_file:
@@ -599,7 +617,7 @@ def describe(data_dir, label_offset=None, labels_file=None):
   elif layout.kind == 'tfds' and _tfds_names(layout, info):
     class_names = _imagenet_names(_tfds_names(layout, info), layout.root)
   else:
-    class_names = _names_from_records(layout, label_offset)
+    class_names = _names_from_records(layout, label_offset, named)
   if not class_names:
     raise TFRecordError('%s: no class names found in its records; pass '
                         '--labels_file' % data_dir)
@@ -612,7 +630,7 @@ def describe(data_dir, label_offset=None, labels_file=None):
       num[split] = totals[split]  # an older converter's: totals only
       continue
     shard_records.update(_scan_counts(
-        [p for p in paths if p not in shard_records]))
+        [p for p in paths if p not in shard_records], named))
     num[split] = sum(shard_records[p] for p in paths)
   return TFRecordSet(tuple(class_names), label_offset, layout.train,
                      layout.validation, num['train'], num['validation'],

@@ -183,7 +183,7 @@ class DescribeTest(tf.test.TestCase):
     with self.assertLogs('absl', level='WARNING') as logs:
       described = tfrecords.describe(root)
     self.assertEqual(described.class_names, tuple(SYNSETS[:4]))
-    self.assertIn('no validation records', logs.output[0])
+    self.assertIn('no validation record', logs.output[0])
     self.assertIn(SYNSETS[3], logs.output[0])
     params = params_lib.make_params(image_size=67, batch_size=6,
                                     num_classes=4)
@@ -208,8 +208,10 @@ class DescribeTest(tf.test.TestCase):
     with self.assertLogs('absl', level='WARNING') as logs:
       described = tfrecords.describe(root)
     self.assertEqual(described.class_names, tuple(SYNSETS[:4]))
-    # Counted from the headers up to each break: 2 + 4 + 3.
-    self.assertEqual((described.num_train, described.num_validation), (4, 9))
+    # Counted from the headers up to each break, and the record at the
+    # break, which reading counts as lost: 2 + 1, 4, 3 + 1.
+    self.assertEqual((described.num_train, described.num_validation), (4, 11))
+    self.assertLen(logs.output, 3)  # each shard named once
     log = '\n'.join(logs.output)
     self.assertIn('%s is truncated: it ends inside record 2' % truncated, log)
     self.assertIn('%s: record 1 ' % corrupt, log)
