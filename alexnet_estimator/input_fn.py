@@ -49,6 +49,12 @@ class SkippedFiles(object):
     logging.warning('Skipped %s: not a readable JPEG, PNG, GIF or BMP image',
                     path)
 
+  def __contains__(self, path):
+    if isinstance(path, bytes):
+      path = path.decode('utf-8', 'replace')
+    with self._lock:
+      return path in self._seen
+
   @property
   def files(self):
     with self._lock:
@@ -218,6 +224,11 @@ def _decoded_files(files, labels, params, skipped, is_training):
     # Shuffle the whole file list (names are small): every file is seen once
     # per epoch, in a new order each epoch.
     ds = ds.shuffle(len(files), reshuffle_each_iteration=True)
+  # A file found bad is not read again (later epochs, later evaluations, or
+  # after the start-up check met it): one warning for it, and no repeat of
+  # TensorFlow's own decoder errors.
+  ds = ds.filter(lambda path, label: tf.py_func(
+      lambda p: p not in skipped, [path], tf.bool, stateful=True))
   ds = ds.map(lambda path, label: (path, label, path))
 
   decode, shape, augment = _stages(params, is_training)

@@ -30,7 +30,6 @@ from alexnet_estimator import errors
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import files
 from alexnet_estimator import hooks as hooks_lib
-from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import schedule
@@ -57,8 +56,11 @@ def _writable(folder):
     return False
 
 
-def evaluate(estimator, source, params):
+def evaluate(estimator, source, params, skipped):
   """Evaluates once over every validation image; returns a JSON-able dict.
+
+  `skipped` (input_fn.SkippedFiles) keeps the bad validation files over the
+  run: each is warned about and read once, and counted in every evaluation.
 
   On a model_dir that cannot be written (a read-only mount) the Estimator's
   evaluation summaries go to a temporary folder, with a warning, so the
@@ -67,7 +69,6 @@ def evaluate(estimator, source, params):
   Raises:
     errors.DataError: no validation image could be read.
   """
-  skipped = input_lib.SkippedFiles()
   input_fn = source.eval_input_fn(params, skipped)
   model_dir = estimator.model_dir
   if _writable(model_dir):
@@ -83,7 +84,6 @@ def evaluate(estimator, source, params):
               input_fn, checkpoint_path=checkpoint)
     finally:
       shutil.rmtree(scratch, ignore_errors=True)
-  skipped.log_total('the validation set')
   metrics = {k: float(v) for k, v in results.items()}
   for key in ('global_step', 'num_images'):
     metrics[key] = int(results[key])
@@ -97,7 +97,10 @@ def evaluate(estimator, source, params):
 
 def evaluate_once(spec):
   """--mode eval: the metrics of model_dir's latest checkpoint."""
-  return evaluate(_estimator(spec), spec.data, spec.params)
+  metrics = evaluate(_estimator(spec), spec.data, spec.params,
+                     spec.eval_skipped)
+  spec.eval_skipped.log_total('the validation set')
+  return metrics
 
 
 def _record_evaluation(model_dir, metrics, params):
@@ -172,6 +175,24 @@ def _stop_on_signals(hook):
       signal.signal(s, handler)
 
 
+def _remove_partial_checkpoints(model_dir):
+  """Removes what a save that failed half-way (a full disk) left behind.
+
+  TensorFlow's sharded save writes into `<checkpoint>_temp_<id>/` and renames
+  the files when they are complete; the checkpoints before stay intact.
+  """
+  for path in tf.io.gfile.glob(os.path.join(model_dir, '*_temp_*')):
+    try:
+      if tf.io.gfile.isdir(path):
+        tf.io.gfile.rmtree(path)
+      else:
+        tf.io.gfile.remove(path)
+      logging.warning('Removed %s, left by a checkpoint save that failed.',
+                      path)
+    except (tf.errors.OpError, OSError):
+      pass
+
+
 def _train_cycle(estimator, train_input, hooks, max_steps, model_dir):
   """estimator.train; a non-finite step becomes errors.TrainingDiverged."""
   try:
@@ -180,6 +201,7 @@ def _train_cycle(estimator, train_input, hooks, max_steps, model_dir):
     found = re.search(r'%s\] \[(-?\d+)\]' % re.escape(model_fn_lib.DIVERGED),
                       e.message)
     if not found:
+      _remove_partial_checkpoints(model_dir)
       raise
     raise errors.TrainingDiverged(
         'training diverged: the loss or the gradients became NaN or inf at '
@@ -187,6 +209,9 @@ def _train_cycle(estimator, train_input, hooks, max_steps, model_dir):
         'checkpoint (step %d): lower --learning_rate (or add warm-up) and '
         'rerun to resume from it' % (found.group(1), model_dir,
                                      files.checkpoint_step(model_dir)))
+  except (tf.errors.OpError, OSError):
+    _remove_partial_checkpoints(model_dir)
+    raise
 
 
 def _evaluation_path(model_dir):
@@ -203,7 +228,8 @@ def _final_evaluation(spec, params):
     return stored
   logging.info('Evaluating the checkpoint of step %d, which has no '
                'evaluation yet.', step)
-  return evaluate(_estimator(spec, params), spec.data, params)
+  return evaluate(_estimator(spec, params), spec.data, params,
+                  spec.eval_skipped)
 
 
 def train(spec):
@@ -224,7 +250,7 @@ def train(spec):
                     'its rate and early stopping never stops (use --mode '
                     'train_and_eval).', o.mode)
   model_dir_lib.save_model_info(o.model_dir, params)
-  skipped = input_lib.SkippedFiles()
+  skipped = spec.train_skipped
   # --batch_size is global: with N replicas each input pipeline makes 1/N.
   train_input = spec.data.train_input_fn(
       spec_lib.per_replica_params(params, devices), skipped)
@@ -252,13 +278,14 @@ def train(spec):
       if stop.signum is not None:
         break
       if o.mode == 'train_and_eval':
-        metrics = evaluate(estimator, spec.data, params)
+        metrics = evaluate(estimator, spec.data, params, spec.eval_skipped)
         logging.info('Evaluation at step %d: %s', metrics['global_step'],
                      json.dumps(metrics, sort_keys=True))
         files.write_json(_evaluation_path(o.model_dir), metrics)
         if uses_evaluations:
           state = _record_evaluation(o.model_dir, metrics, params)
   skipped.log_total('the training set')
+  spec.eval_skipped.log_total('the validation set')
   if stop.signum is not None:
     raise errors.Interrupted(
         'interrupted by %s at step %d; saved a checkpoint in %s: rerun the '
@@ -290,7 +317,7 @@ def train_in_cluster(spec):
     return
   if task.type == 'chief':
     model_dir_lib.save_model_info(o.model_dir, params)
-  skipped = input_lib.SkippedFiles()
+  skipped = spec.train_skipped
   save_checkpoints_steps = o.save_checkpoints_steps
   if o.mode == 'train_and_eval':
     save_checkpoints_steps = save_checkpoints_steps or spec.steps_per_cycle
@@ -301,7 +328,7 @@ def train_in_cluster(spec):
                                 o.log_every_n_steps)
   train_spec = tf.estimator.TrainSpec(source.train_input_fn(params, skipped),
                                       max_steps=spec.last_step, hooks=[hook])
-  eval_skipped = input_lib.SkippedFiles()
+  eval_skipped = spec.eval_skipped
   eval_input = (source.eval_input_fn(params, eval_skipped)
                 if source.num_validation else _no_evaluation)
   # throttle_secs=1: the evaluator looks for a new checkpoint every second.

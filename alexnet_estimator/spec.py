@@ -63,10 +63,13 @@ class Options(collections.namedtuple('Options', list(_OPTION_DEFAULTS))):
 # export); devices: distribution.Devices; task: cluster.Task or None;
 # tf_config: the TF_CONFIG to put in the environment when the run starts, or
 # None; last_step and steps_per_cycle: training's end and the steps between
-# evaluations; warm_start: tf.estimator.WarmStartSettings or None.
+# evaluations; warm_start: tf.estimator.WarmStartSettings or None;
+# train_skipped and eval_skipped: the input_fn.SkippedFiles of the training
+# and the validation files (the checks here may have met some already: each
+# bad file is warned about and read once in a run).
 Spec = collections.namedtuple('Spec', [
     'options', 'params', 'data', 'devices', 'task', 'tf_config', 'last_step',
-    'steps_per_cycle', 'warm_start'])
+    'steps_per_cycle', 'warm_start', 'train_skipped', 'eval_skipped'])
 
 _TRAINING_MODES = ('train', 'train_and_eval')
 
@@ -78,6 +81,10 @@ def _check_options(o):
                             % (', '.join(flags_lib.MODES), o.mode))
   if not o.model_dir:
     raise errors.UsageError('--model_dir is required')
+  for flag in ('model_dir', 'export_dir'):
+    path = getattr(o, flag)
+    if path and tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
+      raise errors.UsageError('--%s %s is a file, not a folder' % (flag, path))
   if (o.mode in ('train', 'eval', 'train_and_eval') and not o.data_dir and
       not o.use_synthetic_data):
     raise errors.UsageError('--data_dir is required with --mode %s' % o.mode)
@@ -227,7 +234,7 @@ def _resolve_trained_model(o, task):
                              % ', '.join(o.predict_paths))
     o = o._replace(predict_paths=tuple(files))
   return Spec(o, params, None, distribution.SINGLE_DEVICE, task, None, None,
-              None, None)
+              None, None, None, None)
 
 
 def resolve(options):
@@ -299,13 +306,14 @@ def resolve(options):
       task is None or task.type in ('chief', 'worker'))
   if trains and (task is None or task.type == 'chief'):
     warm_start = _warm_start(o, params)
+  train_skipped = input_lib.SkippedFiles()
+  eval_skipped = input_lib.SkippedFiles()
   if trains:
     model_dir_lib.check_resumable(o.model_dir, params)
-    data_lib.check_readable(source, params, input_lib.SkippedFiles(),
-                            o.data_dir)
+    data_lib.check_readable(source, params, train_skipped, o.data_dir)
   if o.mode != 'train' and (task is None or task.type == 'evaluator'):
-    data_lib.check_readable(source, params, input_lib.SkippedFiles(),
-                            o.data_dir, split='validation')
+    data_lib.check_readable(source, params, eval_skipped, o.data_dir,
+                            split='validation')
   return Spec(o, params, source, devices, task, tf_config, last_step,
-              steps_per_cycle, warm_start)
+              steps_per_cycle, warm_start, train_skipped, eval_skipped)
 
