@@ -388,22 +388,18 @@ def main(argv):
     value = getattr(FLAGS, name)
     if value is not None and value < 1:
       _fail('--%s must be >= 1, got %d' % (name, value))
-  try:
-    convert(FLAGS.input_dir, FLAGS.output_dir, FLAGS.train_shards,
-            FLAGS.validation_shards, FLAGS.num_workers,
-            FLAGS.validation_percent, FLAGS.seed,
-            validation_labels=FLAGS.validation_labels,
-            metadata_file=FLAGS.metadata_file)
-  except errors.Error as e:
-    _fail(e, e.exit_code)
+  cli.guard(PROGRAM, lambda: convert(
+      FLAGS.input_dir, FLAGS.output_dir, FLAGS.train_shards,
+      FLAGS.validation_shards, FLAGS.num_workers, FLAGS.validation_percent,
+      FLAGS.seed, validation_labels=FLAGS.validation_labels,
+      metadata_file=FLAGS.metadata_file), FLAGS.debug)
 
 
 PROGRAM = 'alexnet_estimator.build_tfrecords'
 
 
-def _fail(message, code=2):
-  """One error line; exit 2 for a flag, the error's code for the data."""
-  cli.fail(PROGRAM, message, code)
+def _fail(message):
+  cli.fail(PROGRAM, message, 2)
 
 
 def console_main():
