@@ -34,7 +34,6 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # hide C++ start-up INFO
 # pylint: disable=g-import-not-at-top
 from absl import flags
 from absl import logging
-import tensorflow as tf
 
 from alexnet_estimator import cli
 from alexnet_estimator import cluster
