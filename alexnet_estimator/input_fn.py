@@ -392,11 +392,12 @@ def _named_records(shard, skipped=None, shard_records=None):
 
   tf.data's TFRecordDataset reads the shard natively, as fast as ever, up to
   the first damage (it cannot skip a record and read on: it ends the shard,
-  silently, and truncated headers look like its end). Each record's bytes
-  are counted on the way, so where it stopped is known: if that is before
-  the end of the file, `_read_on` reads the rest in Python as the framing
-  allows (a corrupt record skipped, a broken length header the end), counting
-  and naming what is lost. A damaged shard's rest is held in memory once.
+  silently, and a truncated header looks like its end). A scan adds up the
+  records' bytes on the way, so where it stopped is known; at the end of the
+  stream (a sentinel element) `_read_on` reads the rest in Python as the
+  framing allows (a corrupt record skipped, a broken length header the end),
+  counting and naming what is lost. It costs one stat of the file for a whole
+  shard; a damaged shard's rest is held in memory once.
 
   Args:
     shard: string scalar Tensor, the shard's path.
@@ -407,36 +408,35 @@ def _named_records(shard, skipped=None, shard_records=None):
   skipped = SkippedFiles() if skipped is None else skipped
   shard_records = shard_records or {}
   fast = tf.data.TFRecordDataset(shard).apply(
-      tf.data.experimental.ignore_errors()).map(lambda r: (r, True))
-  end = tf.data.Dataset.from_tensors((tf.constant(''), False))
-
-  def count(state, element):
-    index, offset = state
-    record, real = element
-    size = tf.cast(tf.strings.length(record), tf.int64) + 16  # with framing
-    step = tf.cast(real, tf.int64)
-    return (index + step, offset + step * size), (record, index, offset, real)
+      tf.data.experimental.ignore_errors()).apply(
+          tf.data.experimental.enumerate_dataset())
+  end = tf.data.Dataset.from_tensors((tf.constant(-1, tf.int64),
+                                      tf.constant('')))
 
   # Defined out here: autograph converts the dataset functions, not this.
   def read_on(path, index, offset):
     return _read_on(path, int(index), int(offset), skipped, shard_records)
 
-  def records_from(record, index, offset, real):
-    def rest():
-      return tuple(tf.py_func(read_on, [shard, index, offset],
-                              [tf.string, tf.int64], stateful=True))
+  # One function per record (the scan), as the plain enumerate + map was.
+  def step(state, element):
+    count, offset = state  # records read so far, and their bytes
+    index, record = element
+    real = index >= 0  # else the sentinel: the fast reader has ended
     records, indices = tf.cond(
-        real, lambda: (tf.reshape(record, [1]), tf.reshape(index, [1])), rest)
+        real, lambda: (tf.reshape(record, [1]), tf.reshape(index, [1])),
+        lambda: tuple(tf.py_func(read_on, [shard, count, offset],
+                                 [tf.string, tf.int64], stateful=True)))
     records.set_shape([None])
     indices.set_shape([None])
-    return records, indices
+    names = tf.strings.join([shard, ' record ',
+                             tf.strings.as_string(indices)])
+    # With its framing: uint64 length, two uint32 checksums.
+    size = tf.cast(tf.strings.length(record), tf.int64) + 16
+    return (count + 1, offset + size), (records, names)
 
   zero = tf.constant(0, tf.int64)
-  ds = fast.concatenate(end).apply(
-      tf.data.experimental.scan((zero, zero), count)).map(records_from).apply(
-          tf.data.experimental.unbatch())
-  return ds.map(lambda r, i: (r, tf.strings.join(
-      [shard, ' record ', tf.strings.as_string(i)])))
+  return fast.concatenate(end).apply(tf.data.experimental.scan(
+      (zero, zero), step)).apply(tf.data.experimental.unbatch())
 
 
 def make_tfrecord_input_fn(shards, is_training, params, skipped,
