@@ -22,9 +22,10 @@ _DEFINE_BY_TYPE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer,
                    float: flags.DEFINE_float, str: flags.DEFINE_string}
 
 
-def _define(define, name, default, help_text, **kwargs):
-  if name not in flags.FLAGS:
-    define(name, default, help=help_text, **kwargs)
+def _define(define, name, default, help_text, flag_values=flags.FLAGS,
+            **kwargs):
+  if name not in flag_values:
+    define(name, default, help=help_text, flag_values=flag_values, **kwargs)
 
 
 def define_data_flags():
@@ -83,15 +84,16 @@ def define_run_flags():
           'ignore --warm_start_from.')
 
 
-def define_hparam_flags():
+def define_hparam_flags(flag_values=flags.FLAGS):
   """One flag per key of params.TUNABLE, default None (keep the default)."""
   for key, (default, help_text) in params_lib.TUNABLE.items():
     text = '%s (default %s).' % (help_text.rstrip('.'), default)
     choices = params_lib.CHOICES.get(key)
     if choices is not None and isinstance(default, str):
-      _define(flags.DEFINE_enum, key, None, text, enum_values=choices)
+      _define(flags.DEFINE_enum, key, None, text, flag_values,
+              enum_values=choices)
     else:
-      _define(_DEFINE_BY_TYPE[type(default)], key, None, text)
+      _define(_DEFINE_BY_TYPE[type(default)], key, None, text, flag_values)
 
 
 def define_device_flags():

@@ -262,7 +262,8 @@ def _train_op(loss, params):
     optimizer = tf.train.experimental.enable_mixed_precision_graph_rewrite(
         optimizer, loss_scale='dynamic')
   global_step = tf.train.get_global_step()
-  grads_and_vars = optimizer.compute_gradients(loss)
+  # Frozen layers get no gradient, so no update and no optimizer slot.
+  grads_and_vars = optimizer.compute_gradients(loss, var_list=_updated(params))
   # A step whose loss (or, in fp32, whose gradients) is NaN or inf fails
   # before it changes a variable, so no checkpoint ever holds one: the run
   # stops with the step named (run_loop turns it into one line).
@@ -281,15 +282,23 @@ def _train_op(loss, params):
     return optimizer.apply_gradients(grads_and_vars, global_step=global_step)
 
 
+def _updated(params):
+  """The variables training updates: those of params' trainable layers."""
+  layers = set(params_lib.trainable_layers(params))
+  return [v for v in tf.trainable_variables()
+          if v.op.name.split('/')[0] in layers]
+
+
 def _weight_decay(params):
-  """weight_decay * sum of tf.nn.l2_loss over the weights, or None.
+  """weight_decay * sum of tf.nn.l2_loss over the updated weights, or None.
 
   tf.nn.l2_loss(w) is sum(w**2) / 2, whose gradient is w: SGD then takes the
-  paper's "- 0.0005 * lr * w" step for weight_decay 5e-4.
+  paper's "- 0.0005 * lr * w" step for weight_decay 5e-4. Frozen layers
+  (params['trainable_layers']) are not decayed: they do not change.
   """
   if not params['weight_decay']:
     return None
-  variables = [v for v in tf.trainable_variables()
+  variables = [v for v in _updated(params)
                if params['decay_biases'] or 'bias' not in v.op.name]
   return tf.multiply(params['weight_decay'],
                      tf.add_n([tf.nn.l2_loss(v) for v in variables]),

@@ -27,7 +27,7 @@ RECIPE_NAMES = ('tutorial', 'paper')
 LRN_CONVENTIONS = ('tutorial', 'paper', 'caffe', 'none')
 INITS = ('tutorial', 'paper', 'caffe')
 LR_SCHEDULES = ('constant', 'plateau', 'step')
-PREPROCESSINGS = ('tutorial', 'paper')
+PREPROCESSINGS = ('tutorial', 'paper', 'caffe')
 EVAL_CROPS = (1, 10)
 DTYPES = ('fp32', 'fp16')
 
@@ -44,6 +44,10 @@ RECIPES = {
         eval_crops=10),
 }
 
+
+# The network's layers, input to output (model_fn's variable scopes).
+LAYERS = ('conv1', 'conv2', 'conv3', 'conv4', 'conv5', 'dense1', 'dense2',
+          'logits')
 
 # The allowed values of the keys that take one of a few.
 CHOICES = {
@@ -126,11 +130,17 @@ KEYS = collections.OrderedDict([
     ('preprocessing', ('tutorial', 'tutorial: resize whole images, values in '
                        '[0, 1]. paper: short side to --resize_side, centre '
                        'square, random crop and flip in training, mean '
-                       'subtracted.')),
+                       'subtracted. caffe: the BVLC model\'s input: both sides '
+                       'to --resize_side, centre crop (random crop and flip '
+                       'in training), BGR, 0-255 less the ImageNet mean.')),
     ('resize_side', (256, 'Paper preprocessing: side the short side is '
                      'resized to.')),
     ('pca_lighting', (0.0, 'Std-dev of the paper\'s PCA colour lighting in '
                       'training (paper: 0.1); 0 turns it off.')),
+    ('trainable_layers', ('all', 'Comma-separated layers that training '
+                          'updates (of %s); the others stay as they are: no '
+                          'gradients, weight decay or optimizer slots. all: '
+                          'every layer.' % ','.join(LAYERS))),
     ('eval_crops', (1, 'Views per image in evaluation, prediction and the '
                     'export: 1 (centre) or 10 (corners, centre and mirrors, '
                     'softmax averaged; paper preprocessing).')),
@@ -178,6 +188,16 @@ def make_params(overrides=None, **kwargs):
     params['class_names'] = tuple(str(n) for n in params['class_names'])
   _validate(params)
   return params
+
+
+def trainable_layers(params):
+  """The layers training updates, in network order (LAYERS for 'all')."""
+  value = params['trainable_layers'].strip()
+  if value == 'all':
+    return LAYERS
+  names = [n.strip() for n in value.split(',') if n.strip()]
+  return tuple(n for n in LAYERS if n in names) + tuple(
+      n for n in names if n not in LAYERS)
 
 
 def class_names(params):
@@ -263,6 +283,11 @@ def _validate(p):
   _check(not p['random_crop'] or p['preprocessing'] == 'tutorial',
          'random_crop', 'goes with preprocessing tutorial (the paper\'s '
          'preprocessing has its own random crop)')
+  layers = trainable_layers(p) if isinstance(p['trainable_layers'],
+                                             str) else None
+  _check(layers is not None and layers and set(layers) <= set(LAYERS),
+         'trainable_layers', 'must be all or comma-separated layers of %s, '
+         'got %r' % (', '.join(LAYERS), p['trainable_layers']))
   _check(p['eval_crops'] == 1 or p['preprocessing'] == 'paper', 'eval_crops',
          '10 needs preprocessing paper (the tutorial\'s resize leaves '
          'nothing to crop)')

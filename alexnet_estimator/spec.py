@@ -11,6 +11,7 @@ import collections
 import importlib.util
 import json
 import math
+import os
 
 from absl import logging
 import tensorflow as tf
@@ -144,10 +145,39 @@ def _cluster_task(o):
   return task, tf_config
 
 
-def _params(model_dir, overrides, **kwargs):
-  """model_dir_lib.resolve_params, a bad value named as its flag."""
+# What a run fine-tuned from another (--warm_start_from) takes from that
+# run's description when it has none of its own: the network's geometry and
+# its input, so the weights fit and see the images they were trained on.
+_INHERITED_KEYS = ('image_size', 'lrn_convention', 'conv_groups',
+                   'preprocessing', 'resize_side', 'eval_crops')
+
+
+def _description(o):
+  """The description params start from: model_dir's, or the warm start's.
+
+  A new run warm-started from another run's folder (or one of its
+  checkpoints) takes that run's _INHERITED_KEYS, unless its flags say
+  otherwise; never its classes.
+  """
+  own = model_dir_lib.load_model_info(o.model_dir)
+  if own is not None or not o.warm_start_from:
+    return own
+  source = o.warm_start_from
+  if not tf.io.gfile.isdir(source):
+    source = os.path.dirname(source)
+  info = model_dir_lib.load_model_info(source)
+  if info is None:
+    return None
+  inherited = {k: info[k] for k in _INHERITED_KEYS if k in info}
+  logging.info('Fine-tuning from %s with its settings: %s.', source,
+               ', '.join('%s=%s' % kv for kv in sorted(inherited.items())))
+  return inherited
+
+
+def _params(o, description, **kwargs):
+  """params.resolve for this run, a bad value named as its flag."""
   try:
-    return model_dir_lib.resolve_params(model_dir, overrides, **kwargs)
+    return params_lib.resolve(o.overrides, description, **kwargs)
   except params_lib.ParamError as e:
     raise errors.UsageError('--%s %s' % (e.key, e.message))
 
@@ -218,7 +248,7 @@ def _resolve_trained_model(o, task):
     raise errors.ModelDirError(
         '--model_dir %s holds no trained model (no %s); train first'
         % (o.model_dir, model_dir_lib.MODEL_INFO_FILE))
-  params = _params(o.model_dir, o.overrides)
+  params = _params(o, model_dir_lib.load_model_info(o.model_dir))
   if o.mode == 'predict':
     _check_data_format(params, distribution.visible_gpus())
   model_dir_lib.check_compatible(o.model_dir, params)
@@ -264,7 +294,8 @@ def resolve(options):
   except distribution.DistributionError as e:
     raise errors.UsageError(str(e))
   # Wrong values fail before the data scan.
-  params = _params(o.model_dir, o.overrides, num_gpus=devices.num_gpus)
+  description = _description(o)
+  params = _params(o, description, num_gpus=devices.num_gpus)
   _check_data_format(params, devices.num_gpus)
   per_replica_params(params, devices)
   if task is not None and schedule.uses_evaluations(params):
@@ -279,7 +310,7 @@ def resolve(options):
   source = data_lib.open_data(o.data_dir, o.validation_percent,
                               o.label_offset, o.labels_file,
                               o.use_synthetic_data, o.num_classes, task)
-  params = _params(o.model_dir, o.overrides, data_classes=source.class_names,
+  params = _params(o, description, data_classes=source.class_names,
                    num_train=source.num_train, num_gpus=devices.num_gpus)
   # Before any step: the data and settings must fit what model_dir holds.
   model_dir_lib.check_compatible(o.model_dir, params)

@@ -220,6 +220,39 @@ class ModelFnTest(tf.test.TestCase):
     self.evaluate(updates['num_images'])
     self.assertEqual(self.evaluate(spec.eval_metric_ops['num_images'][0]), 6)
 
+  def test_frozen_layers_get_no_update_no_decay_and_no_slot(self):
+    with tf.Graph().as_default():
+      tf.train.create_global_step()
+      images = tf.random.uniform([2, 67, 67, 3], seed=1)
+      params = params_lib.make_params(
+          num_classes=3, image_size=67, optimizer='momentum',
+          weight_decay=5e-4, trainable_layers='conv5,logits')
+      spec = model_fn_lib.model_fn({'x': images}, tf.constant([0, 1]),
+                                   tf.estimator.ModeKeys.TRAIN, params)
+      names = {v.op.name for v in tf.global_variables()}
+      slots = sorted(n for n in names if n.endswith('/Momentum'))
+      self.assertEqual(slots, ['conv5/bias/Momentum', 'conv5/kernel/Momentum',
+                               'logits/bias/Momentum',
+                               'logits/kernel/Momentum'])
+      decay = tf.get_default_graph().get_tensor_by_name(
+          'weight_decay_loss:0')
+      variables = {v.op.name: v for v in tf.trainable_variables()}
+      with self.session() as sess:
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(variables)
+        expected = 5e-4 * sum(
+            0.5 * np.sum(np.square(before[n])) for n in before
+            if n.split('/')[0] in ('conv5', 'logits'))
+        self.assertAllClose(sess.run(decay), expected, rtol=1e-5)
+        for _ in range(2):
+          sess.run(spec.train_op)
+        after = sess.run(variables)
+      for name in before:
+        if name.split('/')[0] in ('conv5', 'logits'):
+          self.assertFalse(np.array_equal(before[name], after[name]), name)
+        else:
+          self.assertAllEqual(before[name], after[name])
+
   def test_a_non_finite_step_fails_before_it_changes_a_variable(self):
     for dtype in ('fp32', 'fp16'):
       with tf.Graph().as_default():

@@ -17,6 +17,7 @@ import tensorflow as tf
 from alexnet_estimator import errors
 from alexnet_estimator import flags as flags_lib
 from alexnet_estimator import model_dir as model_dir_lib
+from alexnet_estimator import params as params_lib
 from alexnet_estimator import spec as spec_lib
 from alexnet_estimator import train
 from tests import helpers
@@ -174,6 +175,34 @@ class ResolveTest(tf.test.TestCase):
     self.assertEqual((spec.last_step, spec.steps_per_cycle), (8, 5))
     self.assertEqual(spec.params['momentum'], 0.9)  # None: not given
     self.assertFalse(os.path.exists(model))
+
+  def test_a_warm_start_takes_the_source_runs_network_settings(self):
+    root = self.get_temp_dir()
+    source = os.path.join(root, 'source')
+    model_dir_lib.save_model_info(source, params_lib.make_params(
+        class_names=['x', 'y'], num_classes=2, image_size=80,
+        lrn_convention='caffe', conv_groups=2, resize_side=90,
+        preprocessing='paper', eval_crops=10))
+    data_dir = os.path.join(root, 'data')
+    helpers.make_tree(data_dir, layout='split', classes=CLASSES,
+                      train_per_class=2, validation_per_class=1,
+                      image_size=(20, 20))
+    options = spec_lib.Options('train', os.path.join(root, 'new'),
+                               data_dir=data_dir, warm_start_from=source,
+                               max_train_steps=1)
+    # No checkpoint there yet: the settings are taken before that is found.
+    with self.assertRaisesRegex(errors.UsageError, 'no checkpoint there'):
+      spec_lib.resolve(options)
+    params = spec_lib._params(options, spec_lib._description(options))
+    self.assertEqual(
+        (params['image_size'], params['lrn_convention'],
+         params['conv_groups'], params['resize_side'],
+         params['preprocessing'], params['eval_crops']),
+        (80, 'caffe', 2, 90, 'paper', 10))
+    self.assertIsNone(params['class_names'])  # the data's, never the source's
+    mine = spec_lib._params(options._replace(overrides={'conv_groups': 1}),
+                            spec_lib._description(options))
+    self.assertEqual((mine['conv_groups'], mine['image_size']), (1, 80))
 
   def test_options_refuse_unknown_fields(self):
     with self.assertRaises(TypeError):
