@@ -115,12 +115,16 @@ def check_resumable(model_dir, params):
   needed = set(training_variable_shapes(params))
   missing, extra = sorted(needed - stored), sorted(stored - needed)
   if missing or extra:
+    found = []
+    if missing:
+      found.append('lacks %s, which this run needs' % missing[0])
+    if extra:
+      found.append('has %s, which this run does not' % extra[0])
     raise ModelDirError(
         'the checkpoint in %s was trained with other settings (it %s); '
-        'resume with the --optimizer and --dtype it was trained with, or use '
-        'a new --model_dir' % (model_dir, '; '.join(
-            ['lacks %s, which this run needs' % missing[0]] * bool(missing) +
-            ['has %s, which this run does not' % extra[0]] * bool(extra))))
+        'resume with the --optimizer, --dtype and --trainable_layers it was '
+        'trained with, or start a new --model_dir with --warm_start_from %s'
+        % (model_dir, '; '.join(found), model_dir))
 
 
 def check_checkpoint(checkpoint, params, what, ignore_prefix=None):

@@ -139,5 +139,36 @@ class CheckCompatibleTest(tf.test.TestCase):
                      (('c',), 1))
 
 
+
+class CheckResumableTest(tf.test.TestCase):
+
+  def _checkpoint_of_a_run(self, model_dir, **params):
+    shapes = model_dir_lib.training_variable_shapes(params_lib.make_params(
+        params, num_classes=2, image_size=67))
+    with tf.Graph().as_default():
+      for name, shape in shapes.items():
+        dtype = tf.int64 if name == 'global_step' else tf.float32
+        tf.get_variable(name, shape, dtype, initializer=tf.zeros_initializer())
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        tf.train.Saver().save(sess, os.path.join(model_dir, 'model.ckpt'))
+
+  def test_another_optimizer_dtype_or_frozen_set_is_refused(self):
+    model_dir = self.get_temp_dir()
+    self._checkpoint_of_a_run(model_dir, optimizer='momentum')
+    same = params_lib.make_params(num_classes=2, image_size=67,
+                                  optimizer='momentum')
+    model_dir_lib.check_resumable(model_dir, same)
+    for other, named in (({'optimizer': 'adam'}, 'beta1_power'),
+                         ({'optimizer': 'sgd'}, '/Momentum'),
+                         ({'trainable_layers': 'logits'}, '/Momentum')):
+      with self.assertRaisesRegex(model_dir_lib.ModelDirError, named):
+        model_dir_lib.check_resumable(
+            model_dir, params_lib.make_params(same, **other))
+
+  def test_no_checkpoint_is_nothing_to_check(self):
+    model_dir_lib.check_resumable(self.get_temp_dir(), params_lib.make_params(
+        num_classes=2, image_size=67))
+
 if __name__ == '__main__':
   tf.test.main()
