@@ -387,6 +387,10 @@ def _read_on(shard, index, offset, skipped, shard_records):
           np.array(indices, dtype=np.int64).reshape([-1]))
 
 
+# Called from interleave's function, which autograph converts with all it
+# calls: this builds graph functions itself and hands read_on to py_func as
+# plain Python.
+@tf.autograph.experimental.do_not_convert
 def _named_records(shard, skipped=None, shard_records=None):
   """(record, 'SHARD record N') for every record of `shard` that reads.
 
@@ -413,7 +417,6 @@ def _named_records(shard, skipped=None, shard_records=None):
   end = tf.data.Dataset.from_tensors((tf.constant(-1, tf.int64),
                                       tf.constant('')))
 
-  # Defined out here: autograph converts the dataset functions, not this.
   def read_on(path, index, offset):
     return _read_on(path, int(index), int(offset), skipped, shard_records)
 
