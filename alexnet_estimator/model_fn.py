@@ -306,10 +306,20 @@ def _weight_decay(params):
 
 
 def _summary_images(images, params):
-  """The input images as TensorBoard shows them: [0, 1]."""
+  """The input images as TensorBoard shows them: uint8 RGB.
+
+  The preprocessing is undone (the paper's and Caffe's mean, Caffe's BGR
+  order), so the images show their own colours; uint8, because
+  tf.summary.image rescales each float image to its own brightest pixel.
+  The lighting may step outside [0, 1]: those values are clipped.
+  """
   if params['preprocessing'] == 'paper':
     images = (images + tf.constant(preprocessing.MEAN_RGB)) / 255.0
-  return images
+  elif params['preprocessing'] == 'caffe':
+    images = tf.reverse(images + tf.constant(preprocessing.MEAN_BGR),
+                        axis=[-1]) / 255.0
+  return tf.image.convert_image_dtype(tf.clip_by_value(images, 0.0, 1.0),
+                                      tf.uint8)
 
 
 def model_fn(features, labels, mode, params):

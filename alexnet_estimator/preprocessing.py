@@ -1,6 +1,6 @@
 """Per-image ops: decode any common format to RGB, crop, resize, normalise.
 
-Two recipes, chosen by params['preprocessing']:
+Three recipes, chosen by params['preprocessing']:
 
   'tutorial': resize the whole image to image_size x image_size, values in
     [0, 1] (`preprocess_image`); training may first take an Inception-style
@@ -11,8 +11,14 @@ Two recipes, chosen by params['preprocessing']:
     4.1), the central crop or the ten crops (corners and centre, and their
     mirror images, section 4.1) in evaluation; values 0-255 less the ImageNet
     channel mean (`MEAN_RGB`).
+  'caffe': the input of the BVLC (Caffe model zoo) AlexNet, whose weights
+    (bvlc_alexnet.npy) weights.py imports: both sides resized to resize_side
+    (256x256, ignoring the aspect ratio, as Caffe's ImageNet data preparation
+    does), then a random image_size crop and a random horizontal flip in
+    training, the central crop (or the ten crops) in evaluation; channels in
+    BGR order, values 0-255 less Caffe's ImageNet mean (`MEAN_BGR`).
 
-Either recipe may add the paper's PCA colour lighting in training
+Any recipe may add the paper's PCA colour lighting in training
 (params['pca_lighting'] > 0, `pca_lighting`).
 
 `train_preprocessor(params)` and `eval_preprocessor(params)` return the
@@ -30,6 +36,11 @@ import tensorflow as tf
 # TensorFlow models subtract it: tensorflow/models, research/slim/preprocessing/
 # vgg_preprocessing.py (_R_MEAN, _G_MEAN, _B_MEAN).
 MEAN_RGB = (123.68, 116.78, 103.94)
+
+# The mean pixel (B, G, R) the BVLC AlexNet's input is centred on, 0-255 scale,
+# as the code that reads bvlc_alexnet.npy subtracts it (Caffe's ImageNet mean
+# image, averaged per channel).
+MEAN_BGR = (103.939, 116.779, 123.68)
 
 # Principal components of ImageNet's RGB pixel values (scaled to [0, 1]), from
 # facebook/fb.resnet.torch, datasets/imagenet.lua (`pca`); many AlexNet and
@@ -329,6 +340,43 @@ def _subtract_mean(image):
   return image * 255.0 - tf.constant(MEAN_RGB, tf.float32)
 
 
+def caffe_resize(image_bytes, resize_side):
+  """Decodes; both sides to `resize_side`, as Caffe's data preparation does.
+
+  Caffe's ImageNet recipe (convert_imageset --resize_height 256
+  --resize_width 256) squashes every image to 256x256 with OpenCV's bilinear
+  cv::resize, which samples at half-pixel centres: resize_bilinear with
+  half_pixel_centers=True reads the same source positions (and leaves a
+  256x256 image as it is). Values stay floats (Caffe stores them rounded to
+  uint8: at most 0.5 apart).
+
+  Args:
+    image_bytes: scalar string Tensor, the encoded image.
+    resize_side: Python int, the side of the output.
+
+  Returns:
+    float32 Tensor [resize_side, resize_side, 3], RGB on the 0-255 scale.
+  """
+  image = tf.cast(decode_image(image_bytes), tf.float32)
+  image = tf.compat.v1.image.resize_bilinear(
+      image[tf.newaxis], [resize_side, resize_side],
+      half_pixel_centers=True)[0]
+  image.set_shape([resize_side, resize_side, 3])
+  return image
+
+
+def caffe_normalise(image):
+  """RGB on the 0-255 scale -> BGR less MEAN_BGR, the BVLC model's input.
+
+  Args:
+    image: float32 Tensor [..., 3], RGB, values 0-255.
+
+  Returns:
+    float32 Tensor of the same shape: channels B, G, R, less MEAN_BGR.
+  """
+  return tf.reverse(image, axis=[-1]) - tf.constant(MEAN_BGR, tf.float32)
+
+
 def output_shape(params, is_training):
   """The static shape of one preprocessed image, a Python list.
 
@@ -364,8 +412,8 @@ def train_stages(params):
 
   Args:
     params: a params dict (params.make_params); reads preprocessing,
-      image_size, random_crop (tutorial only), resize_side (paper only) and
-      pca_lighting.
+      image_size, random_crop (tutorial only), resize_side (paper and caffe)
+      and pca_lighting.
 
   Returns:
     A TrainStages: decode (scalar string Tensor -> float32 Tensor of
@@ -386,6 +434,19 @@ def train_stages(params):
                                                  random_crop),
         [image_size, image_size, 3], augment_tutorial)
   resize_side = params['resize_side']
+  if params['preprocessing'] == 'caffe':
+
+    def augment_caffe(image):
+      image = tf.image.random_crop(image, [image_size, image_size, 3])
+      image = tf.image.random_flip_left_right(image)
+      if lighting > 0:  # its RGB shift is on the 0-1 scale
+        image = pca_lighting(image / 255.0, lighting) * 255.0
+      image = caffe_normalise(image)
+      image.set_shape([image_size, image_size, 3])
+      return image
+    return TrainStages(
+        lambda image_bytes: caffe_resize(image_bytes, resize_side),
+        [resize_side, resize_side, 3], augment_caffe)
 
   def augment_paper(image):
     image = tf.image.random_crop(image, [image_size, image_size, 3])
@@ -404,7 +465,7 @@ def train_preprocessor(params):
   """Returns the training preprocessing of `params`.
 
   Reads preprocessing, image_size, random_crop (tutorial only), resize_side
-  (paper only) and pca_lighting.
+  (paper and caffe) and pca_lighting.
 
   Args:
     params: a params dict (params.make_params).
@@ -413,8 +474,10 @@ def train_preprocessor(params):
     A function: scalar string Tensor (encoded image) -> float32 Tensor
     [S, S, 3]. Tutorial: `preprocess_for_train`, values in [0, 1] (the
     lighting may step outside). Paper: a random crop of the central square and
-    a random flip, 0-255 less MEAN_RGB. Either adds `pca_lighting` when
-    params['pca_lighting'] > 0.
+    a random flip, 0-255 less MEAN_RGB. Caffe: a random crop of the image
+    resized to resize_side x resize_side (`caffe_resize`) and a random flip,
+    BGR less MEAN_BGR. Each adds `pca_lighting` when params['pca_lighting'] >
+    0.
   """
   stages = train_stages(params)
   return lambda image_bytes: stages.augment(stages.decode(image_bytes))
@@ -423,7 +486,8 @@ def train_preprocessor(params):
 def eval_preprocessor(params):
   """Returns the evaluation (and prediction and serving) preprocessing.
 
-  Reads preprocessing, image_size, resize_side (paper only) and eval_crops.
+  Reads preprocessing, image_size, resize_side (paper and caffe) and
+  eval_crops.
 
   Args:
     params: a params dict (params.make_params).
@@ -433,6 +497,8 @@ def eval_preprocessor(params):
     `output_shape(params, False)`. Tutorial: `preprocess_image`, [S, S, 3] in
     [0, 1]. Paper: the central crop [S, S, 3] (eval_crops 1) or `ten_crops`
     [10, S, S, 3] (eval_crops 10) of the central square, 0-255 less MEAN_RGB.
+    Caffe: the same crops of the image resized to resize_side x resize_side
+    (`caffe_resize`), BGR less MEAN_BGR.
 
   Raises:
     ValueError: eval_crops 10 with the tutorial preprocessing.
@@ -446,6 +512,18 @@ def eval_preprocessor(params):
   resize_side = params['resize_side']
   ten = params['eval_crops'] == 10
   shape = output_shape(params, is_training=False)
+  if params['preprocessing'] == 'caffe':
+
+    def preprocess_caffe(image_bytes):
+      image = caffe_resize(image_bytes, resize_side)
+      if ten:
+        image = ten_crops(image, image_size)
+      else:
+        image = _central_crop(image, image_size)
+      image = caffe_normalise(image)
+      image.set_shape(shape)
+      return image
+    return preprocess_caffe
 
   def preprocess_paper(image_bytes):
     image = _resized_central_square(image_bytes, resize_side)

@@ -1,4 +1,4 @@
-"""Tests for decoding by content and the tutorial's and the paper's recipes."""
+"""Tests for decoding by content and the tutorial's, paper's, Caffe's recipes."""
 import io
 import os
 
@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from alexnet_estimator import model_fn
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
 from tests import helpers
@@ -541,7 +542,9 @@ class PaperSquareTest(tf.test.TestCase, parameterized.TestCase):
       ('train', True, {}), ('one_crop', False, {}),
       ('ten_crops', False, {'eval_crops': 10}),
       ('tutorial_train', True, {'preprocessing': 'tutorial'}),
-      ('tutorial_eval', False, {'preprocessing': 'tutorial'}))
+      ('tutorial_eval', False, {'preprocessing': 'tutorial'}),
+      ('caffe_train', True, {'preprocessing': 'caffe'}),
+      ('caffe_eval', False, {'preprocessing': 'caffe'}))
   def test_extreme_aspect_ratio_costs_what_a_normal_image_does(
       self, is_training, overrides):
     # Resizing a 1 x 6000 image whole to a short side of 76 makes a
@@ -561,6 +564,179 @@ class PaperSquareTest(tf.test.TestCase, parameterized.TestCase):
       if params['preprocessing'] == 'paper':
         self.assertAllClose(value, np.broadcast_to(RGB - MEAN, shape),
                             atol=1e-3)
+
+
+# Caffe's ImageNet mean pixel in its (B, G, R) order, as bvlc_alexnet.npy's
+# readers subtract it; written out here, not read from the module.
+CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68])
+
+
+def _caffe(**kwargs):
+  """Caffe preprocessing params, small: image_size 67, resize_side 76."""
+  return params_lib.make_params(
+      dict(dict(preprocessing='caffe', image_size=67, resize_side=76,
+                pca_lighting=0.0, eval_crops=1), **kwargs))
+
+
+def _numpy_half_pixel_resize(image, size):
+  """NumPy bilinear resize to [size, size] sampling at half-pixel centres.
+
+  OpenCV's cv::resize (INTER_LINEAR), which Caffe's convert_imageset uses:
+  output pixel i reads source position (i + 0.5) * in / out - 0.5, clamped
+  to the image, between its two neighbours.
+  """
+  image = image.astype(np.float64)
+
+  def taps(in_size):
+    position = np.clip((np.arange(size) + 0.5) * in_size / size - 0.5,
+                       0, in_size - 1)
+    lower = np.floor(position).astype(int)
+    upper = np.minimum(lower + 1, in_size - 1)
+    return lower, upper, position - lower
+
+  top, bottom, y = taps(image.shape[0])
+  left, right, x = taps(image.shape[1])
+  rows = (image[top] * (1 - y)[:, None, None] +
+          image[bottom] * y[:, None, None])
+  return rows[:, left] * (1 - x)[None, :, None] + rows[:, right] * x[
+      None, :, None]
+
+
+def _numpy_caffe_eval(array, image_size, resize_side):
+  """The caffe evaluation preprocessing in NumPy: uint8 RGB -> BGR less mean."""
+  resized = _numpy_half_pixel_resize(array, resize_side)
+  offset = (resize_side - image_size) // 2
+  crop = resized[offset:offset + image_size, offset:offset + image_size]
+  return crop[:, :, ::-1] - CAFFE_MEAN_BGR
+
+
+class CaffePreprocessingTest(tf.test.TestCase, parameterized.TestCase):
+  """The BVLC AlexNet's input: 256x256, crop, BGR, less Caffe's mean."""
+
+  def _run(self, fn, data):
+    return self.evaluate(fn(tf.constant(data)))
+
+  def test_solid_colour_becomes_bgr_less_the_caffe_mean(self):
+    data = helpers.encode(helpers.solid(RGB, (50, 40), noise=0), 'RGB', 'PNG')
+    expected = np.array(RGB[::-1]) - CAFFE_MEAN_BGR  # blue first
+    for fn in (preprocessing.train_preprocessor(_caffe()),
+               preprocessing.eval_preprocessor(_caffe())):
+      value = self._run(fn, data)
+      self.assertAllEqual(value.shape, [67, 67, 3])
+      self.assertAllClose(value, np.broadcast_to(expected, value.shape),
+                          atol=1e-3)
+
+  @parameterized.named_parameters(
+      ('downscaled', (90, 80)), ('upscaled', (40, 30)),
+      ('portrait', (30, 100)), ('extreme_aspect', (300, 3)),
+      ('already_square', (76, 76)))
+  def test_eval_is_the_numpy_resize_crop_and_swap(self, size):
+    rng = np.random.RandomState(sum(size))
+    array = rng.randint(0, 256, size[::-1] + (3,)).astype(np.uint8)
+    value = self._run(preprocessing.eval_preprocessor(_caffe()),
+                      helpers.encode(array, 'RGB', 'PNG'))
+    # float32 source positions: within 0.01 of 255 (half a pixel off would
+    # be tens).
+    self.assertAllClose(value, _numpy_caffe_eval(array, 67, 76), rtol=0,
+                        atol=1e-2)
+
+  def test_upscaling_matches_pillows_bilinear(self):
+    # Pillow's bilinear filter, when it enlarges, samples the half-pixel
+    # centres too: a second, independent reference of the resize.
+    rng = np.random.RandomState(7)
+    array = rng.randint(0, 256, (30, 50, 3)).astype(np.uint8)
+    decoded = preprocessing.train_stages(_caffe()).decode
+    value = self._run(decoded, helpers.encode(array, 'RGB', 'PNG'))
+    channels = [np.asarray(Image.fromarray(
+        array[:, :, c].astype(np.float32), 'F').resize((76, 76),
+                                                        Image.BILINEAR))
+                for c in range(3)]
+    self.assertAllClose(value, np.stack(channels, axis=-1), rtol=0, atol=1e-2)
+
+  def test_a_256_image_is_only_cropped_at_227(self):
+    # Caffe's test phase: the centre 227 crop (offset 14) of the 256x256
+    # image, nothing resampled.
+    rng = np.random.RandomState(3)
+    array = rng.randint(0, 256, (256, 256, 3)).astype(np.uint8)
+    params = _caffe(image_size=227, resize_side=256)
+    value = self._run(preprocessing.eval_preprocessor(params),
+                      helpers.encode(array, 'RGB', 'PNG'))
+    expected = array[14:241, 14:241, ::-1] - CAFFE_MEAN_BGR
+    self.assertAllClose(value, expected, rtol=0, atol=1e-4)
+
+  def test_training_crops_a_window_of_the_resized_image_and_flips(self):
+    rng = np.random.RandomState(0)
+    array = rng.randint(0, 256, (50, 60, 3)).astype(np.uint8)
+    resized = _numpy_half_pixel_resize(array, 76)[:, :, ::-1] - CAFFE_MEAN_BGR
+    windows = {}
+    for y in range(10):
+      for x in range(10):
+        window = resized[y:y + 67, x:x + 67]
+        windows[(y, x, False)] = window
+        windows[(y, x, True)] = window[:, ::-1]
+    image = preprocessing.train_preprocessor(_caffe())(tf.constant(
+        helpers.encode(array, 'RGB', 'PNG')))
+    seen = set()
+    with self.cached_session() as sess:
+      for _ in range(30):
+        value = sess.run(image)
+        found = [k for k, w in windows.items()
+                 if np.allclose(value, w, atol=1e-2)]
+        self.assertLen(found, 1)
+        seen.add(found[0])
+    self.assertGreater(len({k[:2] for k in seen}), 5)  # crops move
+    self.assertEqual({k[2] for k in seen}, {False, True})  # and flip
+
+  @parameterized.named_parameters(('one_crop', 1), ('ten_crops', 10))
+  def test_shapes_and_stages(self, eval_crops):
+    # eval_crops 10 is built directly: params allow it with paper only.
+    params = dict(_caffe(), eval_crops=eval_crops)
+    data = tf.constant(helpers.encode(helpers.solid(RGB, (90, 80)), 'RGB',
+                                      'JPEG'))
+    stages = preprocessing.train_stages(params)
+    self.assertEqual(stages.decoded_shape, [76, 76, 3])
+    decoded = stages.decode(data)
+    self.assertEqual(decoded.shape.as_list(), [76, 76, 3])
+    train = stages.augment(decoded)
+    evaluated = preprocessing.eval_preprocessor(params)(data)
+    eval_shape = [10, 67, 67, 3] if eval_crops == 10 else [67, 67, 3]
+    self.assertEqual(train.shape.as_list(), [67, 67, 3])
+    self.assertEqual(evaluated.shape.as_list(), eval_shape)
+    self.assertEqual(preprocessing.output_shape(params, True), [67, 67, 3])
+    self.assertEqual(preprocessing.output_shape(params, False), eval_shape)
+    self.assertEqual(evaluated.dtype, tf.float32)
+    square, value = self.evaluate([decoded, evaluated])
+    expected = square[4:71, 4:71]
+    if eval_crops == 10:
+      expected = self.evaluate(preprocessing.ten_crops(
+          tf.constant(square), 67))
+    self.assertAllClose(value, expected[..., ::-1] - CAFFE_MEAN_BGR,
+                        atol=1e-4)
+
+  def test_training_lighting_shifts_every_pixel_alike(self):
+    data = helpers.encode(helpers.solid(RGB, (80, 80), noise=0), 'RGB',
+                          'PNG')
+    value = self._run(preprocessing.train_preprocessor(
+        _caffe(pca_lighting=0.5)), data)
+    shift = value - (np.array(RGB[::-1]) - CAFFE_MEAN_BGR)
+    self.assertAllClose(shift, np.broadcast_to(shift[0, 0], shift.shape),
+                        atol=1e-3)
+    self.assertGreater(np.abs(shift[0, 0]).max(), 1.0)  # on the 0-255 scale
+
+  def test_summary_images_show_the_original_colours(self):
+    # model_fn's TensorBoard images undo the BGR swap and the mean.
+    array = helpers.solid(RGB, (67, 67), noise=3)
+    image = preprocessing.eval_preprocessor(_caffe(resize_side=67))(
+        tf.constant(helpers.encode(array, 'RGB', 'PNG')))
+    shown = model_fn._summary_images(image[tf.newaxis], _caffe())
+    self.assertEqual(shown.dtype, tf.uint8)
+    self.assertAllClose(self.evaluate(shown)[0], array, atol=1)
+
+  def test_bad_bytes_raise_invalid_argument(self):
+    for fn in (preprocessing.train_preprocessor(_caffe()),
+               preprocessing.eval_preprocessor(_caffe())):
+      with self.assertRaises(tf.errors.InvalidArgumentError):
+        self._run(fn, helpers.truncated_png())
 
 
 class TutorialPreprocessorTest(tf.test.TestCase, parameterized.TestCase):
