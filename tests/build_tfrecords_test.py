@@ -243,6 +243,35 @@ class RawImagenetTreeTest(tf.test.TestCase):
                               validation_labels=labels)
     self.assertFalse(os.path.exists(out))
 
+  def test_the_command_line_takes_the_labels_and_refuses_without(self):
+    flags_lib.define_build_tfrecords_flags()
+    root = self.get_temp_dir()
+    tree, labels = self._tree(root)
+    metadata = helpers.write(os.path.join(root, 'metadata.txt'),
+                             b'n01440764\ta fish\n')
+    out = os.path.join(root, 'out')
+    for extra, code in (([], 2), (['--validation_labels', labels,
+                                   '--metadata_file', metadata,
+                                   '--num_workers', '1'], None)):
+      stderr = io.StringIO()
+      with flagsaver.flagsaver(), contextlib.redirect_stderr(stderr):
+        argv = FLAGS(['alexnet_estimator.build_tfrecords', '--input_dir',
+                      tree, '--output_dir', out] + extra)
+        if code is None:
+          build_tfrecords.main(argv)
+          continue
+        with self.assertRaises(SystemExit) as caught:
+          build_tfrecords.main(argv)
+      self.assertEqual(caught.exception.code, code, stderr.getvalue())
+      lines = stderr.getvalue().strip().splitlines()
+      self.assertEqual(len(lines), 1, stderr.getvalue())
+      self.assertIn('--validation_labels', lines[0])
+      self.assertFalse(os.path.exists(out))
+    texts = {v[1]: v[2] for v in _texts(
+        tfrecords.shards(out, 'validation')).values()}
+    self.assertEqual(texts, {'n01440764': 'a fish',
+                             'n01443537': 'goldfish, Carassius auratus'})
+
   def test_metadata_file_names_the_classes(self):
     root = self.get_temp_dir()
     tree = os.path.join(root, 'tree')
