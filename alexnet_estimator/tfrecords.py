@@ -609,13 +609,17 @@ def describe(data_dir, label_offset=None, labels_file=None):
   named = set()  # damage already named: each break once at start-up
   if label_offset is None:
     label_offset = info.get('label_offset', layout.schema.label_offset)
+  tfds_names = None
+  if not labels_file and not info.get('class_names') and (
+      layout.kind == 'tfds'):
+    tfds_names = _tfds_names(layout, info)
   if labels_file:
     class_names = _read_labels_file(labels_file)
   elif info.get('class_names'):
     class_names = _imagenet_names(info['class_names'],
                                   os.path.join(layout.root, INFO_FILE))
-  elif layout.kind == 'tfds' and _tfds_names(layout, info):
-    class_names = _imagenet_names(_tfds_names(layout, info), layout.root)
+  elif tfds_names:
+    class_names = _imagenet_names(tfds_names, layout.root)
   else:
     class_names = _names_from_records(layout, label_offset, named)
   if not class_names:
