@@ -88,10 +88,13 @@ def evaluate(estimator, source, params, skipped):
   for key in ('global_step', 'num_images'):
     metrics[key] = int(results[key])
   metrics['skipped_files'] = skipped.count
+  # Records of damaged TFRecord shards that could not be read at all.
+  metrics['lost_records'] = skipped.lost_records
   if not metrics['num_images']:
     raise errors.DataError(
-        'no validation image could be read (%d skipped): nothing was '
-        'evaluated; check the validation data' % skipped.count)
+        'no validation image could be read (%d skipped, %d records lost): '
+        'nothing was evaluated; check the validation data'
+        % (skipped.count, skipped.lost_records))
   return metrics
 
 

@@ -26,6 +26,7 @@ from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_dir as model_dir_lib
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import schedule
+from alexnet_estimator import tfrecords
 
 # One field per flag of train.py but the hyper-parameters, which come as one
 # dict, `overrides` ({params key: value}; None values mean "not given").
@@ -321,9 +322,12 @@ def resolve(options):
     raise errors.ModelDirError('--model_dir %s has no checkpoint to evaluate'
                                % o.model_dir)
   if o.mode != 'train' and not source.num_validation:
-    raise errors.DataError('%s has no validation images (raise '
-                           '--validation_percent or add a validation/ folder)'
-                           % o.data_dir)
+    raise errors.DataError(
+        '%s has no validation images: %s' % (o.data_dir, (
+            'write validation-* shards (or validation/validation-*, or '
+            'TFDS\'s -validation files)' if tfrecords.is_tfrecord_dir(
+                o.data_dir) else 'raise --validation_percent or add a '
+            'validation/ folder')))
   if not o.use_synthetic_data and not source.num_train:
     raise errors.DataError('%s has no training images' % o.data_dir)
   last_step = _train_steps(source.num_train, params, o.train_epochs,
