@@ -57,6 +57,7 @@ setuptools.setup(
             'alexnet-estimator=alexnet_estimator.train:console_main',
             'alexnet-build-tfrecords='
             'alexnet_estimator.build_tfrecords:console_main',
+            'alexnet-weights=alexnet_estimator.weights:console_main',
         ],
     },
     classifiers=[

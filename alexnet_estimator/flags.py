@@ -2,8 +2,9 @@
 
 Importing this module defines no flag: each entry point calls the groups it
 needs (`define_train_flags` for train.py, `define_build_tfrecords_flags` for
-build_tfrecords.py), and only the entry points read FLAGS. A group may be
-called more than once in a process (tests): a flag already defined is kept.
+build_tfrecords.py, `define_weights_flags` for weights.py), and only the entry
+points read FLAGS. A group may be called more than once in a process
+(tests): a flag already defined is kept.
 
 The hyper-parameter flags are generated from params.TUNABLE: one flag per key,
 default None ("not given": keep the recipe's, the model's or the default).
@@ -172,3 +173,18 @@ def define_build_tfrecords_flags():
           'names for image/class/text: "synset<TAB>name" lines, as '
           'imagenet_metadata.txt (default: ImageNet\'s names for its '
           'synsets, else the class folder\'s name).')
+
+
+def define_weights_flags():
+  """The flags of `python -m alexnet_estimator.weights`."""
+  define_debug_flag()
+  _define(flags.DEFINE_string, 'model_dir', None, 'The run folder: written '
+          'with --import_from (a new run, checkpoint at step 0), read with '
+          '--export_to.')
+  _define(flags.DEFINE_string, 'import_from', None, 'A weights file in '
+          'bvlc_alexnet.npy\'s format (the BVLC AlexNet for TensorFlow): '
+          'write it into --model_dir as a run that predicts, evaluates, '
+          'exports and warm-starts with no other flag.')
+  _define(flags.DEFINE_string, 'export_to', None, 'Write --model_dir\'s '
+          'latest checkpoint to this .npy file in bvlc_alexnet.npy\'s format '
+          '(its network must have the BVLC geometry).')

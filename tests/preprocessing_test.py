@@ -1,4 +1,4 @@
-"""Tests for decoding by content and the tutorial's, paper's, Caffe's recipes."""
+"""Decoding by content and the tutorial's, the paper's and Caffe's recipes."""
 import io
 import os
 
