@@ -78,24 +78,48 @@ def build_estimator(model_dir, params=None, config=None):
   log.quiet()
   full = model_dir_lib.resolve_params(model_dir, params)
   model_dir_lib.check_compatible(model_dir, full)
-  return tf.estimator.Estimator(
+  return _TrainedModelEstimator(
       model_fn=_trained_model_fn, params=full,
       config=config or make_run_config(model_dir))
 
 
-def _trained_model_fn(features, labels, mode, params, config):
-  """model_fn that refuses to predict, evaluate or export an untrained model.
+def _refuse_untrained(model_dir):
+  """Raises ModelDirError if model_dir has no checkpoint.
 
   TensorFlow would initialise the network at random and answer (its "Could
   not find trained model" is an INFO line): a mistyped folder in a notebook
   must not give random predictions as if they were a model's.
   """
-  if (mode != tf.estimator.ModeKeys.TRAIN and
-      tf.train.latest_checkpoint(config.model_dir) is None):
+  if tf.train.latest_checkpoint(model_dir) is None:
     raise errors.ModelDirError(
         '%s holds no trained model (no checkpoint): train it first, or check '
-        'the folder\'s name' % config.model_dir)
+        'the folder\'s name' % model_dir)
+
+
+def _trained_model_fn(features, labels, mode, params, config):
+  """model_fn that refuses to predict or evaluate an untrained model."""
+  if mode != tf.estimator.ModeKeys.TRAIN:
+    _refuse_untrained(config.model_dir)
   return model_fn_lib.model_fn(features, labels, mode, params)
+
+
+class _TrainedModelEstimator(tf.estimator.Estimator):
+  """An Estimator whose exports refuse an untrained model too.
+
+  TensorFlow looks for the checkpoint before it calls the model_fn in an
+  export; `_export_all_saved_models` is the member it lets subclasses
+  change, and every export goes through it.
+  """
+
+  def _export_all_saved_models(self, export_dir_base, input_receiver_fn_map,
+                               assets_extra=None, as_text=False,
+                               checkpoint_path=None, strip_default_attrs=True):
+    if not checkpoint_path:
+      _refuse_untrained(self.model_dir)
+    return super(_TrainedModelEstimator, self)._export_all_saved_models(
+        export_dir_base, input_receiver_fn_map, assets_extra=assets_extra,
+        as_text=as_text, checkpoint_path=checkpoint_path,
+        strip_default_attrs=strip_default_attrs)
 
 
 def make_estimator(model_dir, params, save_checkpoints_steps=None,

@@ -127,6 +127,25 @@ def check_resumable(model_dir, params):
         % (model_dir, '; '.join(found), model_dir))
 
 
+def check_checkpoint_readable(checkpoint):
+  """Raises ModelDirError unless every tensor of `checkpoint` can be read.
+
+  A truncated or corrupt checkpoint (a full disk, a copy cut short) would
+  otherwise fail deep inside the restore with a message that names no file.
+  Reads one tensor at a time: memory stays at the largest one.
+  """
+  try:
+    reader = tf.train.load_checkpoint(checkpoint)
+    for name in sorted(reader.get_variable_to_shape_map()):
+      reader.get_tensor(name)
+  except (tf.errors.OpError, ValueError) as e:
+    raise ModelDirError(
+        'the checkpoint %s is truncated or corrupt (%s): restore it, or '
+        'delete its files and its lines in %s to go back to the one before'
+        % (checkpoint, str(e).strip().splitlines()[0],
+           os.path.join(os.path.dirname(checkpoint), 'checkpoint')))
+
+
 def check_checkpoint(checkpoint, params, what, ignore_prefix=None):
   """Raises ModelDirError unless `checkpoint` holds the network of `params`.
 

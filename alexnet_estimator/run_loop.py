@@ -48,9 +48,17 @@ EVALUATION_FILE = 'evaluation.json'
 
 
 def _writable(folder):
-  """True if `folder/eval`, where evaluate writes its summaries, can be made."""
+  """True if a file can be written in `folder/eval`, where evaluate writes.
+
+  A probe file, not the folder alone: `eval/` of an earlier run exists on a
+  read-only mount too.
+  """
+  probe = os.path.join(folder, 'eval', '.write_probe-%d' % os.getpid())
   try:
-    tf.io.gfile.makedirs(os.path.join(folder, 'eval'))
+    tf.io.gfile.makedirs(os.path.dirname(probe))
+    with tf.io.gfile.GFile(probe, 'w') as f:
+      f.write('')
+    tf.io.gfile.remove(probe)
     return True
   except (tf.errors.OpError, OSError):
     return False

@@ -253,9 +253,11 @@ def _resolve_trained_model(o, task):
   if o.mode == 'predict':
     _check_data_format(params, distribution.visible_gpus())
   model_dir_lib.check_compatible(o.model_dir, params)
-  if tf.train.latest_checkpoint(o.model_dir) is None:
+  checkpoint = tf.train.latest_checkpoint(o.model_dir)
+  if checkpoint is None:
     raise errors.ModelDirError('--model_dir %s has no checkpoint'
                                % o.model_dir)
+  model_dir_lib.check_checkpoint_readable(checkpoint)
   if o.mode == 'predict':
     # Each file once, in the order given (a folder's files sorted).
     files = list(collections.OrderedDict.fromkeys(
@@ -318,9 +320,12 @@ def resolve(options):
   if o.mode in _TRAINING_MODES and len(source.class_names) < 2:
     raise errors.DataError('%s has %d class(es): a classifier needs at least '
                            'two' % (o.data_dir, len(source.class_names)))
-  if o.mode == 'eval' and tf.train.latest_checkpoint(o.model_dir) is None:
+  checkpoint = tf.train.latest_checkpoint(o.model_dir)
+  if o.mode == 'eval' and checkpoint is None:
     raise errors.ModelDirError('--model_dir %s has no checkpoint to evaluate'
                                % o.model_dir)
+  if checkpoint is not None:  # to evaluate, or to resume from
+    model_dir_lib.check_checkpoint_readable(checkpoint)
   if o.mode != 'train' and not source.num_validation:
     raise errors.DataError(
         '%s has no validation images: %s' % (o.data_dir, (
