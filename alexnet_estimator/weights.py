@@ -135,15 +135,13 @@ def _as_float32(value, source, what):
   return array
 
 
-def parse(obj, source, expected=None):
+def parse(obj, source):
   """Checks a loaded weights dict and returns its arrays.
 
   Args:
     obj: what the file holds: a dict {layer: [W, b]} (its keys str or bytes),
       or numpy.load's 0-d object array of it.
     source: how messages name it (the file's path).
-    expected: {layer: (W shape, b shape)}; default the BVLC AlexNet's
-      (file_shapes(imported_params())).
 
   Returns:
     OrderedDict {layer: (W, b)} in LAYERS order, float32 arrays.
@@ -153,8 +151,7 @@ def parse(obj, source, expected=None):
       that is not [W, b], a shape that differs (the layer and both shapes
       named), or values that are not finite numbers.
   """
-  if expected is None:
-    expected = file_shapes(imported_params())
+  expected = file_shapes(imported_params())
   if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
     obj = obj.item()
   if not isinstance(obj, dict):

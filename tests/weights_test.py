@@ -390,6 +390,8 @@ class ImportedRunTest(tf.test.TestCase):
                            conv_groups=2, preprocessing='caffe',
                            resize_side=256, eval_crops=1).items():
       self.assertEqual(info[key], value, msg=key)
+    # Training may go on in the run itself: plain SGD, no slots missing.
+    model_dir_lib.check_resumable(run, model_dir_lib.resolve_params(run))
 
   def test_estimator_predict_matches_the_numpy_network(self):
     rng = np.random.RandomState(0)
