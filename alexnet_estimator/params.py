@@ -134,7 +134,7 @@ KEYS = collections.OrderedDict([
                        'to --resize_side, centre crop (random crop and flip '
                        'in training), BGR, 0-255 less the ImageNet mean.')),
     ('resize_side', (256, 'Paper preprocessing: side the short side is '
-                     'resized to.')),
+                     'resized to; caffe: both sides.')),
     ('pca_lighting', (0.0, 'Std-dev of the paper\'s PCA colour lighting in '
                       'training (paper: 0.1); 0 turns it off.')),
     ('trainable_layers', ('all', 'Comma-separated layers that training '

@@ -19,6 +19,7 @@ class ImportDefinesNothingTest(tf.test.TestCase):
     # A fresh interpreter: this process's FLAGS already hold the groups.
     code = ('from absl import flags\n'
             'import alexnet_estimator.train, alexnet_estimator.build_tfrecords\n'
+            'import alexnet_estimator.weights\n'
             'import alexnet_estimator\n'
             'print(len(flags.FLAGS), sorted(\n'
             '    f.name for m, fs in flags.FLAGS.flags_by_module_dict().items()\n'
@@ -36,7 +37,8 @@ class GeneratedFlagsTest(tf.test.TestCase):
   def setUpClass(cls):
     super(GeneratedFlagsTest, cls).setUpClass()
     flags_lib.define_train_flags()
-    flags_lib.define_build_tfrecords_flags()  # both in one process: no clash
+    flags_lib.define_build_tfrecords_flags()  # all in one process: no clash
+    flags_lib.define_weights_flags()
 
   def test_every_tunable_key_has_a_flag_and_every_such_flag_a_key(self):
     group = flags.FlagValues()

@@ -138,7 +138,8 @@ class SetupTest(unittest.TestCase):
   def test_console_scripts_point_at_real_functions(self):
     scripts = _setup_kwargs()['entry_points']['console_scripts']
     self.assertEqual(sorted(s.split('=')[0] for s in scripts),
-                     ['alexnet-build-tfrecords', 'alexnet-estimator'])
+                     ['alexnet-build-tfrecords', 'alexnet-estimator',
+                      'alexnet-weights'])
     for script in scripts:
       module, function = script.split('=')[1].split(':')
       module = __import__(module, fromlist=[function])
