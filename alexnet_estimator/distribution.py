@@ -10,16 +10,32 @@ After tensorflow/models' TF1 `official/utils/misc/distribution_utils.py`:
   one_device   OneDeviceStrategy on GPU 0, or on the CPU without GPUs.
   mirrored     MirroredStrategy (in-graph replication, all-reduce) over the
                GPUs, or over `virtual_cpus` CPU devices without GPUs.
+  multi_worker_mirrored
+               tf.distribute.experimental.MultiWorkerMirroredStrategy:
+               synchronous training across the machines of a cluster (chief
+               and workers of TF_CONFIG, no parameter server), one replica per
+               GPU of each (TensorFlow 1.15 takes every GPU it sees) or one on
+               its CPU; gradients are all-reduced every step (`all_reduce_alg`
+               ring, or nccl between GPUs), so every worker holds the same
+               variables.
 
-`--batch_size` is global: each of N replicas gets batch_size / N images.
+`--batch_size` is global: each of N replicas (of all workers) gets
+batch_size / N images.
+
+MultiWorkerMirroredStrategy reads TF_CONFIG when it is made, and the run puts
+TF_CONFIG into the environment only once every check has passed: so
+make_devices describes it (`Devices.multi_worker`) and make_strategy makes it
+when the run starts.
 """
 import collections
 import os
 
 import tensorflow as tf
 
-STRATEGIES = ('default', 'off', 'one_device', 'mirrored')
+MULTI_WORKER = 'multi_worker_mirrored'
+STRATEGIES = ('default', 'off', 'one_device', 'mirrored', MULTI_WORKER)
 GPU_THREAD_MODES = ('global', 'gpu_private', 'gpu_shared')
+ALL_REDUCE_ALGS = ('ring', 'nccl')
 
 
 class DistributionError(ValueError):
@@ -28,11 +44,19 @@ class DistributionError(ValueError):
 
 # What a run's Estimator needs to know of its devices (see make_devices).
 # gpu_thread_mode takes effect with set_gpu_thread_mode, when the run starts.
+# replicas counts those of every worker. multi_worker: None, or the
+# MultiWorker that make_strategy turns into the strategy when the run starts
+# (`strategy` is then None).
 Devices = collections.namedtuple('Devices', [
     'strategy', 'num_gpus', 'replicas', 'virtual_cpus', 'enable_xla',
-    'gpu_thread_mode'])
+    'gpu_thread_mode', 'multi_worker'])
 
-SINGLE_DEVICE = Devices(None, 0, 1, 1, False, 'global')
+# num_workers: the chief and the workers; all_reduce_alg: one of
+# ALL_REDUCE_ALGS, or None for TensorFlow's choice (ring in 1.15).
+MultiWorker = collections.namedtuple('MultiWorker', ['num_workers',
+                                                     'all_reduce_alg'])
+
+SINGLE_DEVICE = Devices(None, 0, 1, 1, False, 'global', None)
 
 
 def visible_gpus():
@@ -43,7 +67,8 @@ def visible_gpus():
 
 
 def make_devices(distribution_strategy='default', num_gpus=None,
-                 virtual_cpus=1, enable_xla=False, gpu_thread_mode='global'):
+                 virtual_cpus=1, enable_xla=False, gpu_thread_mode='global',
+                 all_reduce_alg=None, num_workers=None):
   """The run's Devices from the device flags; changes nothing.
 
   Args:
@@ -52,6 +77,10 @@ def make_devices(distribution_strategy='default', num_gpus=None,
     virtual_cpus: CPU devices for `mirrored` without GPUs.
     enable_xla: XLA JIT for the whole graph.
     gpu_thread_mode: one of GPU_THREAD_MODES.
+    all_reduce_alg: with multi_worker_mirrored, one of ALL_REDUCE_ALGS, or
+      None for TensorFlow's choice.
+    num_workers: the cluster's chief and workers (multi_worker_mirrored);
+      None outside a cluster.
 
   Raises:
     DistributionError: the flags cannot work together, or ask for more GPUs
@@ -61,6 +90,12 @@ def make_devices(distribution_strategy='default', num_gpus=None,
     raise DistributionError('--tf_gpu_thread_mode must be one of %s, got %r'
                             % (', '.join(GPU_THREAD_MODES), gpu_thread_mode))
   visible = visible_gpus()
+  if distribution_strategy == MULTI_WORKER:
+    return _multi_worker_devices(num_gpus, visible, virtual_cpus, enable_xla,
+                                 gpu_thread_mode, all_reduce_alg, num_workers)
+  if all_reduce_alg is not None:
+    raise DistributionError('--all_reduce_alg goes with '
+                            '--distribution_strategy %s' % MULTI_WORKER)
   if num_gpus is None:
     num_gpus = visible
   elif num_gpus > visible:
@@ -68,7 +103,62 @@ def make_devices(distribution_strategy='default', num_gpus=None,
                             'here' % (num_gpus, visible))
   strategy = get_strategy(distribution_strategy, num_gpus, virtual_cpus)
   return Devices(strategy, num_gpus, num_replicas(strategy), virtual_cpus,
-                 enable_xla, gpu_thread_mode)
+                 enable_xla, gpu_thread_mode, None)
+
+
+def _multi_worker_devices(num_gpus, visible, virtual_cpus, enable_xla,
+                          gpu_thread_mode, all_reduce_alg, num_workers):
+  """make_devices for multi_worker_mirrored: its description, no strategy."""
+  if not num_workers:
+    raise DistributionError('--distribution_strategy %s needs a cluster: '
+                            'TF_CONFIG, or --worker_hosts with --task_type'
+                            % MULTI_WORKER)
+  if all_reduce_alg is not None and all_reduce_alg not in ALL_REDUCE_ALGS:
+    raise DistributionError('--all_reduce_alg must be one of %s, got %r'
+                            % (', '.join(ALL_REDUCE_ALGS), all_reduce_alg))
+  if virtual_cpus != 1:
+    raise DistributionError('--virtual_cpus goes with --distribution_strategy '
+                            'mirrored and no GPU')
+  # TensorFlow 1.15's strategy counts the GPUs itself and takes them all.
+  if num_gpus is not None and num_gpus != visible:
+    raise DistributionError(
+        '--num_gpus %d: --distribution_strategy %s trains on every GPU '
+        'TensorFlow sees (%d here); choose them with CUDA_VISIBLE_DEVICES'
+        % (num_gpus, MULTI_WORKER, visible))
+  if all_reduce_alg == 'nccl' and not visible:
+    raise DistributionError('--all_reduce_alg nccl needs GPUs, and TensorFlow '
+                            'sees none here: use ring')
+  replicas = num_workers * max(visible, 1)
+  return Devices(None, visible, replicas, virtual_cpus, enable_xla,
+                 gpu_thread_mode, MultiWorker(num_workers, all_reduce_alg))
+
+
+def make_strategy(devices):
+  """The run's strategy: devices.strategy, or the multi-worker one made now.
+
+  MultiWorkerMirroredStrategy reads this process's task and the cluster from
+  TF_CONFIG, which must be in the environment by now.
+
+  Args:
+    devices: the run's Devices (make_devices).
+
+  Returns:
+    A tf.distribute.Strategy, or None.
+
+  Raises:
+    ValueError: a multi-worker strategy without TF_CONFIG (a bug: the run
+      sets it before it starts).
+  """
+  if devices.multi_worker is None:
+    return devices.strategy
+  if not os.environ.get('TF_CONFIG'):
+    raise ValueError('MultiWorkerMirroredStrategy needs TF_CONFIG in the '
+                     'environment')
+  communication = tf.distribute.experimental.CollectiveCommunication
+  return tf.distribute.experimental.MultiWorkerMirroredStrategy(
+      communication={None: communication.AUTO, 'ring': communication.RING,
+                     'nccl': communication.NCCL}[
+                         devices.multi_worker.all_reduce_alg])
 
 
 def get_strategy(name, num_gpus, virtual_cpus=1):
@@ -86,6 +176,9 @@ def get_strategy(name, num_gpus, virtual_cpus=1):
   if name not in STRATEGIES:
     raise DistributionError('--distribution_strategy must be one of %s, got %r'
                             % (', '.join(STRATEGIES), name))
+  if name == MULTI_WORKER:
+    raise DistributionError('--distribution_strategy %s is made when the run '
+                            'starts (make_strategy)' % name)
   if num_gpus < 0 or virtual_cpus < 1:
     raise DistributionError('--num_gpus must be >= 0 and --virtual_cpus >= 1')
   if virtual_cpus > 1 and (num_gpus or name != 'mirrored'):
@@ -113,16 +206,23 @@ def num_replicas(strategy):
   return strategy.num_replicas_in_sync if strategy is not None else 1
 
 
-def per_replica_batch_size(batch_size, replicas):
+def per_replica_batch_size(batch_size, replicas, num_workers=1):
   """The batch each replica's input pipeline makes of a global `batch_size`.
+
+  Args:
+    batch_size: the global batch, --batch_size.
+    replicas: the replicas of all workers.
+    num_workers: the workers they are on (named in the error).
 
   Raises:
     DistributionError: batch_size does not split evenly.
   """
   if batch_size % replicas:
-    raise DistributionError('--batch_size %d does not split over %d replicas; '
-                            'use a multiple of %d' % (batch_size, replicas,
-                                                      replicas))
+    across = ' (%d workers x %d)' % (num_workers, replicas // num_workers) if (
+        num_workers > 1) else ''
+    raise DistributionError('--batch_size %d does not split over %d '
+                            'replicas%s; use a multiple of %d' % (
+                                batch_size, replicas, across, replicas))
   return batch_size // replicas
 
 

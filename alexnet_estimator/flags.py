@@ -104,8 +104,16 @@ def define_device_flags():
   _define(flags.DEFINE_enum, 'distribution_strategy', 'default', 'default: '
           'one device, or MirroredStrategy over --num_gpus > 1; off: no '
           'strategy; one_device: OneDeviceStrategy; mirrored: '
-          'MirroredStrategy (over --virtual_cpus CPU devices without GPUs). '
-          '--batch_size is global.', enum_values=distribution.STRATEGIES)
+          'MirroredStrategy (over --virtual_cpus CPU devices without GPUs); '
+          'multi_worker_mirrored: synchronous training across the chief and '
+          'workers of a cluster (TF_CONFIG or --worker_hosts, no parameter '
+          'server). --batch_size is global.',
+          enum_values=distribution.STRATEGIES)
+  _define(flags.DEFINE_enum, 'all_reduce_alg', None, 'With '
+          '--distribution_strategy multi_worker_mirrored: how the workers '
+          'all-reduce their gradients, ring (gRPC) or nccl (GPUs only; '
+          'default: TensorFlow\'s choice, ring).',
+          enum_values=distribution.ALL_REDUCE_ALGS)
   _define(flags.DEFINE_integer, 'virtual_cpus', 1, 'With '
           '--distribution_strategy mirrored and no GPU: split the CPU into '
           'this many devices (tries the multi-device path without GPUs).')
@@ -123,7 +131,7 @@ def define_cluster_flags():
           'training task; the first is the chief. With --ps_hosts, '
           '--task_type and --task_index these write TF_CONFIG.')
   _define(flags.DEFINE_list, 'ps_hosts', [], 'host:port of each parameter '
-          'server.')
+          'server (none with --distribution_strategy multi_worker_mirrored).')
   _define(flags.DEFINE_enum, 'task_type', None, 'This process\'s task: '
           'worker (worker 0 is the chief), ps or evaluator.',
           enum_values=cluster.TASK_TYPES)

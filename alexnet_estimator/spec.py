@@ -43,7 +43,8 @@ _OPTION_DEFAULTS = collections.OrderedDict([
     ('warm_start_from', None), ('resume', False),
     ('distribution_strategy', 'default'), ('num_gpus', None),
     ('virtual_cpus', 1), ('enable_xla', False),
-    ('tf_gpu_thread_mode', 'global'), ('tf_config', None),
+    ('tf_gpu_thread_mode', 'global'), ('all_reduce_alg', None),
+    ('tf_config', None),
 ])
 
 
@@ -122,7 +123,12 @@ def _check_options(o):
 
 
 def _cluster_task(o):
-  """This process's cluster.Task and its TF_CONFIG (None on one machine)."""
+  """This process's cluster.Task and its TF_CONFIG (None on one machine).
+
+  A cluster trains either on parameter servers (asynchronously, one device
+  per task) or, with --distribution_strategy multi_worker_mirrored,
+  synchronously across its chief and workers, without parameter servers.
+  """
   tf_config = o.tf_config
   try:
     environ = None if tf_config is None else {
@@ -130,7 +136,13 @@ def _cluster_task(o):
     task = cluster.current_task(environ)
   except cluster.ClusterError as e:
     raise errors.UsageError(str(e))
+  multi_worker = o.distribution_strategy == distribution.MULTI_WORKER
   if task is None:
+    if multi_worker and o.mode not in ('predict', 'export'):
+      raise errors.UsageError(
+          '--distribution_strategy %s needs a cluster: TF_CONFIG, or '
+          '--worker_hosts with --task_type and --task_index' % (
+              distribution.MULTI_WORKER))
     return None, None
   if o.mode not in _TRAINING_MODES:
     raise errors.UsageError('a cluster task (TF_CONFIG) runs --mode train or '
@@ -138,11 +150,32 @@ def _cluster_task(o):
   if task.type == 'evaluator' and o.mode != 'train_and_eval':
     raise errors.UsageError('--task_type evaluator needs --mode '
                             'train_and_eval')
+  has_ps = bool(task.cluster.get('ps'))
+  if multi_worker:
+    if has_ps:
+      raise errors.UsageError(
+          '--distribution_strategy %s trains without parameter servers: '
+          'leave ps out of TF_CONFIG (--ps_hosts)' % distribution.MULTI_WORKER)
+    if o.warm_start_from:
+      # Every worker would have to warm-start alike, or the first step's
+      # broadcast of the initial values waits forever.
+      raise errors.UsageError(
+          '--warm_start_from does not go with --distribution_strategy %s: '
+          'warm-start on one machine (--max_train_steps 1), then train that '
+          '--model_dir on the cluster' % distribution.MULTI_WORKER)
+    return task, tf_config
   if (o.distribution_strategy not in ('default', 'off') or
       (o.num_gpus or 0) > 1):
-    raise errors.UsageError('--distribution_strategy %s: a cluster task uses '
-                            'one device (between-graph replication over the '
-                            'parameter servers)' % o.distribution_strategy)
+    raise errors.UsageError('--distribution_strategy %s: a parameter-server '
+                            'cluster task uses one device (for synchronous '
+                            'training use --distribution_strategy %s)'
+                            % (o.distribution_strategy,
+                               distribution.MULTI_WORKER))
+  if not has_ps:
+    raise errors.UsageError(
+        'a cluster without parameter servers (TF_CONFIG has no ps; '
+        '--ps_hosts) trains with --distribution_strategy %s'
+        % distribution.MULTI_WORKER)
   return task, tf_config
 
 
@@ -196,9 +229,11 @@ def per_replica_params(params, devices):
   Raises:
     UsageError: --batch_size does not split over the replicas.
   """
+  workers = (devices.multi_worker.num_workers if devices.multi_worker else
+             1)
   try:
     return dict(params, batch_size=distribution.per_replica_batch_size(
-        params['batch_size'], devices.replicas))
+        params['batch_size'], devices.replicas, workers))
   except distribution.DistributionError as e:
     raise errors.UsageError(str(e))
 
@@ -270,6 +305,25 @@ def _resolve_trained_model(o, task):
               None, None, None, None)
 
 
+def _devices(o, task):
+  """The run's distribution.Devices.
+
+  A cluster's evaluator evaluates on one device (its GPU if it has one),
+  whatever the training tasks train on: the checks of their strategy (its
+  GPUs, the split of the batch) are theirs, not the evaluator's, which shares
+  their command line but may have other devices.
+  """
+  if task is not None and task.type == 'evaluator':
+    visible = distribution.visible_gpus()
+    asked = visible if o.num_gpus is None else o.num_gpus
+    return distribution.make_devices(
+        'off', min(asked, visible, 1), gpu_thread_mode=o.tf_gpu_thread_mode)
+  return distribution.make_devices(
+      o.distribution_strategy, o.num_gpus, o.virtual_cpus, o.enable_xla,
+      o.tf_gpu_thread_mode, o.all_reduce_alg,
+      task.num_trainers if task is not None else None)
+
+
 def resolve(options):
   """Checks everything a run needs, before it writes anything.
 
@@ -291,9 +345,7 @@ def resolve(options):
   if o.mode in ('predict', 'export'):
     return _resolve_trained_model(o, task)
   try:
-    devices = distribution.make_devices(o.distribution_strategy, o.num_gpus,
-                                        o.virtual_cpus, o.enable_xla,
-                                        o.tf_gpu_thread_mode)
+    devices = _devices(o, task)
   except distribution.DistributionError as e:
     raise errors.UsageError(str(e))
   # Wrong values fail before the data scan.

@@ -29,6 +29,7 @@ from alexnet_estimator import train
 from tests import helpers
 
 CLASSES = ('apple', 'banana')
+MULTI_WORKER = distribution.MULTI_WORKER
 REPLICA_SUFFIX = '/replica_1'  # MirroredStrategy's name for a second copy
 
 
@@ -198,6 +199,84 @@ class MakeDevicesTest(tf.test.TestCase):
                                       devices.num_gpus)
     self.assertEqual(os.environ['TF_GPU_THREAD_MODE'], 'gpu_private')
     self.assertEqual(os.environ['TF_GPU_THREAD_COUNT'], '2')
+
+
+class MultiWorkerDevicesTest(tf.test.TestCase):
+  """multi_worker_mirrored: described by make_devices, made at the start."""
+
+  TF_CONFIG = {'cluster': {'chief': ['127.0.0.1:1'],
+                           'worker': ['127.0.0.1:2']},
+               'task': {'type': 'worker', 'index': 0}}
+
+  def setUp(self):
+    super(MultiWorkerDevicesTest, self).setUp()
+    patcher = mock.patch.dict(os.environ)
+    patcher.start()
+    self.addCleanup(patcher.stop)
+    os.environ.pop('TF_CONFIG', None)
+
+  def test_described_not_made_one_replica_per_gpu_of_each_worker(self):
+    visible = distribution.visible_gpus()
+    for alg in (None, 'ring'):
+      devices = distribution.make_devices(MULTI_WORKER, num_workers=3,
+                                          all_reduce_alg=alg)
+      self.assertIsNone(devices.strategy)
+      self.assertEqual(devices.multi_worker, distribution.MultiWorker(3, alg))
+      self.assertEqual((devices.num_gpus, devices.replicas),
+                       (visible, 3 * max(visible, 1)))
+    with self.assertRaises(distribution.DistributionError):
+      distribution.get_strategy(MULTI_WORKER, 0)
+
+  def test_errors_name_the_flag(self):
+    visible = distribution.visible_gpus()
+    cases = [
+        (dict(), 'needs a cluster'),
+        (dict(num_workers=2, num_gpus=visible + 1), '--num_gpus %d' % (
+            visible + 1)),
+        (dict(num_workers=2, virtual_cpus=2), '--virtual_cpus'),
+        (dict(num_workers=2, all_reduce_alg='tree'), 'ring, nccl'),
+    ]
+    if not visible:
+      cases.append((dict(num_workers=2, all_reduce_alg='nccl'),
+                    '--all_reduce_alg nccl needs GPUs'))
+    for kwargs, message in cases:
+      with self.assertRaises(distribution.DistributionError) as caught:
+        distribution.make_devices(MULTI_WORKER, **kwargs)
+      self.assertIn(message, str(caught.exception), kwargs)
+    for strategy in ('default', 'mirrored'):
+      with self.assertRaisesRegex(distribution.DistributionError,
+                                  '--all_reduce_alg goes with'):
+        distribution.make_devices(strategy, all_reduce_alg='ring')
+
+  def test_the_batch_splits_over_the_replicas_of_all_workers(self):
+    self.assertEqual(distribution.per_replica_batch_size(8, 4, 2), 2)
+    with self.assertRaises(distribution.DistributionError) as caught:
+      distribution.per_replica_batch_size(6, 4, 2)
+    self.assertEqual(str(caught.exception),
+                     '--batch_size 6 does not split over 4 replicas (2 '
+                     'workers x 2); use a multiple of 4')
+
+  def test_made_when_the_run_starts_from_tf_config(self):
+    self.assertIsNone(distribution.make_strategy(distribution.SINGLE_DEVICE))
+    devices = distribution.make_devices(MULTI_WORKER, num_workers=2,
+                                        all_reduce_alg='ring')
+    with self.assertRaisesRegex(ValueError, 'TF_CONFIG'):
+      distribution.make_strategy(devices)
+    os.environ['TF_CONFIG'] = json.dumps(self.TF_CONFIG)
+    for alg, nccl in (('ring', False), (None, False), ('nccl', True)):
+      with tf.Graph().as_default():  # a graph-mode strategy starts no server
+        strategy = distribution.make_strategy(
+            devices._replace(multi_worker=distribution.MultiWorker(2, alg)))
+        self.assertIsInstance(
+            strategy, tf.distribute.experimental.MultiWorkerMirroredStrategy)
+        self.assertEqual(strategy.num_replicas_in_sync, 2)
+        self.assertTrue(strategy.extended.experimental_between_graph)
+        self.assertFalse(strategy.extended.should_checkpoint)  # a worker
+        config = tf.ConfigProto()
+        strategy.configure(session_config=config)
+        self.assertEqual(config.experimental.collective_nccl, nccl, alg)
+        self.assertEqual(config.experimental.collective_group_leader,
+                         '/job:chief/replica:0/task:0')
 
 
 class CpuThreadingTest(tf.test.TestCase):
