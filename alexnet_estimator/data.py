@@ -2,7 +2,11 @@
 
 `open_data` detects the format of --data_dir and returns a DataSource: the
 class names, the counts, and builders of the training, evaluation and scan
-input_fns. In a cluster each training task reads only its share.
+input_fns. In a cluster each training task reads only its share: the training
+input_fns take the `input_context` (tf.distribute.InputContext) a strategy
+across workers gives them (multi_worker_mirrored), and without one read the
+share of their cluster task (parameter servers). Both name the same share:
+the strategy's input pipeline id is the task's trainer_index.
 """
 import collections
 
@@ -22,20 +26,59 @@ DataSource = collections.namedtuple('DataSource', [
     'eval_input_fn', 'scan_input_fn', 'description'])
 
 
+def _share(items, task, input_context=None):
+  """The part of `items` this input pipeline reads: every n-th of them.
+
+  Args:
+    items: a list (files, labels or TFRecord shards).
+    task: the cluster.Task, or None on one machine.
+    input_context: the tf.distribute.InputContext a strategy passed the
+      input_fn, or None. Across workers it names this pipeline; the task then
+      is not used again (the data would be split twice).
+  """
+  if input_context is not None and input_context.num_input_pipelines > 1:
+    return list(items)[input_context.input_pipeline_id::
+                       input_context.num_input_pipelines]
+  return cluster.shard(items, task)
+
+
+def _training_input_fn(make, items, task):
+  """A training input_fn that reads this pipeline's share of `items`.
+
+  Args:
+    make: function (share of items) -> input_fn of no arguments.
+    items: the whole training set's list, split with _share.
+    task: the cluster.Task, or None.
+
+  Returns:
+    An input_fn taking an optional `input_context`: Estimator passes one
+    under a distribution strategy.
+  """
+  def _input_fn(input_context=None):
+    return make(_share(items, task, input_context))()
+  return _input_fn
+
+
 def _folder_source(data_dir, validation_percent, task=None):
   data = image_folder.find(data_dir, validation_percent)
-  # In a cluster each training task reads every num_trainers-th file.
-  train_files = cluster.shard(data.train.files, task)
-  train_labels = cluster.shard(data.train.labels, task)
+  if task is not None and 0 < len(data.train.files) < task.num_trainers:
+    raise errors.DataError(
+        '%s: %d training images cannot be split over %d training tasks'
+        % (data_dir, len(data.train.files), task.num_trainers))
+  examples = list(zip(data.train.files, data.train.labels))
+
+  def make(share, is_training):
+    files, labels = [f for f, _ in share], [l for _, l in share]
+    return lambda params, skipped: input_lib.make_input_fn(
+        files, labels, is_training, params, skipped)
   return DataSource(
       data.class_names, len(data.train.files), len(data.validation.files),
-      lambda params, skipped: input_lib.make_input_fn(
-          train_files, train_labels, True, params, skipped),
+      lambda params, skipped: _training_input_fn(
+          lambda share: make(share, True)(params, skipped), examples, task),
       lambda params, skipped: input_lib.make_input_fn(
           data.validation.files, data.validation.labels, False, params,
           skipped),
-      lambda params, skipped: input_lib.make_input_fn(
-          train_files, train_labels, False, params, skipped),
+      make(cluster.shard(examples, task), False),
       '%s: %d classes, %d training and %d validation files (%s layout)' % (
           data_dir, len(data.class_names), len(data.train.files),
           len(data.validation.files), data.layout))
@@ -56,8 +99,10 @@ def _tfrecord_source(data_dir, label_offset, labels_file, task=None):
         records.schema, records.shard_records)
   return DataSource(
       records.class_names, records.num_train, records.num_validation,
-      make(train_shards, True), make(records.validation, False),
-      make(train_shards, False),
+      lambda params, skipped: _training_input_fn(
+          lambda share: make(share, True)(params, skipped), records.train,
+          task),
+      make(records.validation, False), make(train_shards, False),
       '%s: %d classes, %d training records in %d shards, %d validation '
       'records in %d shards (TFRecords, %s layout, label offset %d)' % (
           data_dir, len(records.class_names), records.num_train,
