@@ -1,40 +1,58 @@
-"""Several machines: TF_CONFIG, each task's role, and the ps's lifetime.
+"""Several machines: TF_CONFIG, each task's role, and how every task ends.
 
 TensorFlow's own distributed runtime does the work: `tf.estimator.RunConfig`
 reads the `TF_CONFIG` environment variable and `tf.estimator.train_and_evaluate`
-runs the task it names (between-graph replication: variables on the parameter
-servers, asynchronous updates from the chief and the workers, an evaluator
-that evaluates each new checkpoint). A TF_CONFIG for a chief, one worker, one
-parameter server (and an evaluator, which is not part of the cluster) is
+runs the task it names, in one of two ways:
+
+  * parameter servers (the default): between-graph replication, variables on
+    the ps tasks, asynchronous updates from the chief and the workers;
+  * --distribution_strategy multi_worker_mirrored: synchronous training, no
+    ps; every worker holds all variables and the gradients are all-reduced
+    each step (distribution.py makes the strategy).
+
+Either way an evaluator, which is not part of the cluster, evaluates each new
+checkpoint. A TF_CONFIG for a chief, one worker and one parameter server is
 
   {"cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"],
                "ps": ["host2:2222"]},
    "task": {"type": "worker", "index": 0}}
 
 `--worker_hosts`/`--ps_hosts`/`--task_type`/`--task_index` write it as classic
-TF1 scripts spell it: the first of --worker_hosts is the chief.
+TF1 scripts spell it: the first of --worker_hosts is the chief. Kubeflow's
+TFJob writes it for each replica (docs/kubeflow/).
 
 What TensorFlow leaves to us:
-  * each training task reads its own part of the data (`shard`);
+  * each training task reads its own part of the data (`shard`; under
+    multi_worker_mirrored the strategy's InputContext names the same part);
   * a parameter server's `train_and_evaluate` joins its server forever. Ours
     (`run_ps`) serves until every training task has written its done marker
     into model_dir (or the final checkpoint exists and the others have had
-    time to finish), then ends, so a cluster ends by itself.
+    time to finish), then ends, so a cluster ends by itself;
+  * a multi-worker task that is done must keep serving its peers until they
+    are done too (`wait_for_trainers`): the last all-reduce may still read
+    from it.
 """
 import atexit
 import collections
+import hashlib
 import json
 import os
 import sys
 import time
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
+from tensorflow.python.distribute import distribute_coordinator
 
 from alexnet_estimator import files
 
 TASK_TYPES = ('chief', 'worker', 'ps', 'evaluator')
 DONE_DIR = 'cluster_done'
+# Test-only: a folder into which each training task writes a digest of its
+# variables after every step (VariableDigestHook), when this environment
+# variable names one.
+DIGEST_DIR_ENV = 'ALEXNET_ESTIMATOR_TEST_DIGEST_DIR'
 
 
 class ClusterError(ValueError):
@@ -121,7 +139,9 @@ def current_task(environ=None):
                        % (', '.join(TASK_TYPES), task_type))
   if 'chief' not in cluster:
     raise ClusterError('TF_CONFIG has no chief in its cluster')
-  if task_type != 'evaluator' and not (
+  # The evaluator may be listed in the cluster (older Kubeflow TFJobs list
+  # it) or not (TensorFlow's and today's TFJob's way): it works alone.
+  if (task_type != 'evaluator' or 'evaluator' in cluster) and not (
       0 <= index < len(cluster.get(task_type, ()))):
     raise ClusterError('TF_CONFIG task %s %d is not in its cluster %s'
                        % (task_type, index, json.dumps(cluster)))
@@ -172,6 +192,103 @@ def trainers_done(model_dir, task, last_step, since):
   names = [('chief', i) for i in range(len(task.cluster['chief']))]
   names += [('worker', i) for i in range(len(task.cluster.get('worker', ())))]
   return sum(_done(model_dir, t, i, last_step, since) for t, i in names)
+
+
+def wait_for_trainers(model_dir, task, last_step, since, timeout_secs=60.0,
+                      poll_secs=0.5):
+  """Waits until every training task marked `last_step` after `since`.
+
+  A multi-worker task calls it once it has marked itself done: its server
+  then keeps serving the peers whose last all-reduce still reads from it.
+
+  Returns:
+    True if they all did; False after `timeout_secs` (a peer died), with a
+    warning.
+  """
+  deadline = time.time() + timeout_secs
+  while True:
+    done = trainers_done(model_dir, task, last_step, since)
+    if done == task.num_trainers:
+      return True
+    if time.time() > deadline:
+      logging.warning('Only %d of %d training tasks said they reached step %d '
+                      'within %ds: ending anyway.', done, task.num_trainers,
+                      last_step, timeout_secs)
+      return False
+    time.sleep(poll_secs)
+
+
+def release_collective_server():
+  """Lets go of the server TensorFlow started for this multi-worker task.
+
+  TensorFlow 1.15 cannot stop a server: Server.__del__ asks and is told
+  "Unimplemented", which it ignores; but at interpreter exit, when it runs
+  after TensorFlow's modules are torn down, that turns into an "Exception
+  ignored" traceback in every worker's log. Letting go while the modules are
+  alive keeps the log clean; the server serves until the process ends, as
+  before. Nothing happens if TensorFlow keeps it elsewhere.
+  """
+  local = getattr(distribute_coordinator, '_thread_local', None)
+  if getattr(local, 'server', None) is not None:
+    local.server = None
+
+
+def variables_digest(names, values):
+  """SHA-256 (hex) of variables: each name, then its value's bytes, in order.
+
+  Args:
+    names: the variables' names, sorted.
+    values: their numpy values, in the same order.
+  """
+  digest = hashlib.sha256()
+  for name, value in zip(names, values):
+    digest.update(name.encode('utf-8'))
+    digest.update(np.ascontiguousarray(value).tobytes())
+  return digest.hexdigest()
+
+
+class VariableDigestHook(tf.estimator.SessionRunHook):
+  """Test-only: a SHA-256 of this task's variables after every step.
+
+  Appends one JSON line per step to `path`, {"step": global step, "digest":
+  hex}, and one before the first step: tests compare the files of two
+  workers, step by step. Every global variable counts (weights, optimizer
+  slots, the global step), each under its name. It runs one extra read per
+  step, after the step, so the values are those the step left.
+  """
+
+  def __init__(self, path):
+    self._path = path
+
+  def begin(self):
+    variables = sorted(tf.global_variables(), key=lambda v: v.op.name)
+    self._names = [v.op.name for v in variables]
+    self._reads = [tf.identity(v) for v in variables]
+    self._step = tf.train.get_global_step()
+
+  def _write(self, session):
+    step, values = session.run([self._step, self._reads])
+    with open(self._path, 'a') as f:
+      f.write(json.dumps({'step': int(step),
+                          'digest': variables_digest(self._names, values),
+                          'variables': len(self._names)}) + '\n')
+
+  def after_create_session(self, session, coord):
+    del coord  # unused
+    self._write(session)
+
+  def after_run(self, run_context, run_values):
+    del run_values  # unused
+    self._write(run_context.session)
+
+
+def digest_hooks(task, environ=None):
+  """[VariableDigestHook] if DIGEST_DIR_ENV names a folder, else []."""
+  folder = (os.environ if environ is None else environ).get(DIGEST_DIR_ENV)
+  if not folder:
+    return []
+  return [VariableDigestHook(os.path.join(
+      folder, '%s-%d.jsonl' % (task.type, task.index)))]
 
 
 def _leave_without_destroying(server):

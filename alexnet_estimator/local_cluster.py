@@ -3,16 +3,21 @@ r"""Starts a TensorFlow cluster of separate processes on 127.0.0.1, to try it.
   python scripts/local_cluster.py --num_workers 1 --num_ps 1 -- \
       --data_dir demo_data --model_dir /tmp/cluster_run --mode train_and_eval \
       --max_train_steps 200 --steps_between_evals 50
+  python scripts/local_cluster.py --strategy multi_worker_mirrored \
+      --num_workers 1 -- --data_dir demo_data --model_dir /tmp/sync_run ...
   python -m alexnet_estimator.local_cluster ...       (the same)
 
+--strategy parameter_server (the default) starts --num_ps parameter servers;
+--strategy multi_worker_mirrored starts none and gives every task
+`--distribution_strategy multi_worker_mirrored` (synchronous training).
 Everything after `--` goes to `python -m alexnet_estimator.train` unchanged;
 each task gets `--worker_hosts/--ps_hosts/--task_type/--task_index` on top
 (the chief is worker 0), and an evaluator task runs with --mode
 train_and_eval. The tasks run in the launcher's folder, so relative paths
-mean the same to them as to it. Each task logs to LOG_DIR/<task>-<index>.log. The launcher
-waits for every task to end by itself and exits 0 if all of them succeeded;
-if one fails, or --timeout_secs passes, it kills the rest and exits 1. Ctrl-C
-kills them all.
+mean the same to them as to it. Each task logs to
+LOG_DIR/<task>-<index>.log. The launcher waits for every task to end by
+itself and exits 0 if all of them succeeded; if one fails, or --timeout_secs
+passes, it kills the rest and exits 1. Ctrl-C kills them all.
 
 On real machines, run the same train command on each host with its own
 --task_type/--task_index (or a TF_CONFIG), and a --model_dir all of them see
@@ -30,6 +35,9 @@ import time
 # The folder holding this package: the tasks import it from there, installed
 # or not.
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PARAMETER_SERVER = 'parameter_server'
+MULTI_WORKER = 'multi_worker_mirrored'  # distribution.MULTI_WORKER
+STRATEGIES = (PARAMETER_SERVER, MULTI_WORKER)
 
 
 def free_ports(count):
@@ -62,14 +70,17 @@ def tasks(num_workers, num_ps, evaluator=True):
   return names
 
 
-def task_command(train_args, worker_hosts, ps_hosts, task_type, task_index):
-  """The command line of one task."""
+def task_command(train_args, worker_hosts, ps_hosts, task_type, task_index,
+                 strategy=PARAMETER_SERVER):
+  """The command line of one task; `strategy` is one of STRATEGIES."""
   command = [sys.executable, '-m', 'alexnet_estimator.train'] + list(
       train_args)
   command += ['--worker_hosts', ','.join(worker_hosts),
               '--task_type', task_type, '--task_index', str(task_index)]
   if ps_hosts:
     command += ['--ps_hosts', ','.join(ps_hosts)]
+  if strategy == MULTI_WORKER:
+    command += ['--distribution_strategy', MULTI_WORKER]
   if task_type == 'evaluator':
     command += ['--mode', 'train_and_eval']
   return command
@@ -133,10 +144,16 @@ def main(argv=None):
   parser = argparse.ArgumentParser(
       description=__doc__.split('\n\n')[0].strip(),
       usage='%(prog)s [options] -- TRAIN_FLAGS...')
+  parser.add_argument('--strategy', choices=STRATEGIES,
+                      default=PARAMETER_SERVER,
+                      help='parameter_server: asynchronous training on '
+                      'parameter servers (default); multi_worker_mirrored: '
+                      'synchronous, no parameter server')
   parser.add_argument('--num_workers', type=int, default=1,
                       help='training workers besides the chief (default 1)')
-  parser.add_argument('--num_ps', type=int, default=1,
-                      help='parameter servers (default 1)')
+  parser.add_argument('--num_ps', type=int, default=None,
+                      help='parameter servers (default 1; none with '
+                      '--strategy multi_worker_mirrored)')
   parser.add_argument('--no_evaluator', action='store_true',
                       help='start no evaluator task')
   parser.add_argument('--log_dir', default=None,
@@ -145,7 +162,18 @@ def main(argv=None):
   parser.add_argument('--timeout_secs', type=float, default=None,
                       help='kill the cluster after this long and exit 1')
   args = parser.parse_args(argv)
-  if args.num_workers < 0 or args.num_ps < 1:
+  if args.strategy == MULTI_WORKER:
+    if args.num_ps:
+      parser.error('--strategy multi_worker_mirrored trains without '
+                   'parameter servers: leave out --num_ps')
+    if any(a.startswith('--distribution_strategy') for a in train_args):
+      parser.error('--strategy multi_worker_mirrored sets '
+                   '--distribution_strategy itself')
+    args.num_ps = 0
+  elif args.num_ps is None:
+    args.num_ps = 1
+  if args.num_workers < 0 or (args.strategy == PARAMETER_SERVER and
+                              args.num_ps < 1):
     parser.error('--num_workers must be >= 0 and --num_ps >= 1')
   if not any(a.startswith('--model_dir') for a in train_args):
     parser.error('give the training flags after --, with --model_dir')
@@ -159,7 +187,8 @@ def main(argv=None):
                                   not args.no_evaluator):
       name = log_name(task_type, index)
       procs[name] = start_task(
-          task_command(train_args, worker_hosts, ps_hosts, task_type, index),
+          task_command(train_args, worker_hosts, ps_hosts, task_type, index,
+                       args.strategy),
           os.path.join(log_dir, name))
       print('local_cluster: started %s (pid %d), log %s' % (
           name[:-4], procs[name].pid, os.path.join(log_dir, name)))

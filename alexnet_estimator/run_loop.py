@@ -21,11 +21,13 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 
 from absl import logging
 import tensorflow as tf
 
 from alexnet_estimator import cluster
+from alexnet_estimator import distribution
 from alexnet_estimator import errors
 from alexnet_estimator import estimator as estimator_lib
 from alexnet_estimator import files
@@ -313,32 +315,82 @@ def _no_evaluation():
                           'task with --mode train_and_eval')
 
 
+# Multi-worker checkpoints go by steps: saving by time could run on one
+# worker and not another, and deadlock their collective ops (TensorFlow warns
+# and uses this cadence instead).
+_MULTI_WORKER_CHECKPOINT_STEPS = 1000
+
+
+def _multi_worker_estimator(spec, save_checkpoints_steps):
+  """The Estimator of a chief or worker under multi_worker_mirrored.
+
+  The strategy is made here, with TF_CONFIG in the environment. Only the
+  chief checkpoints: TensorFlow would have every other worker save the same
+  variables into model_dir/tmp_worker_<i> too, in case saving ran collective
+  ops; ours runs none (every variable is mirrored, none is summed on read),
+  and a copy of the model per worker is disk spent for nothing. The workers
+  still restore model_dir's latest checkpoint when they start, as the chief
+  does, so a restarted cluster resumes.
+  """
+  o, devices = spec.options, spec.devices
+  strategy = distribution.make_strategy(devices)
+  config = estimator_lib.make_run_config(
+      o.model_dir, save_checkpoints_steps or _MULTI_WORKER_CHECKPOINT_STEPS,
+      o.log_every_n_steps, train_distribute=strategy,
+      enable_xla=devices.enable_xla)
+  if spec.task.type != 'chief':
+    config = config.replace(save_checkpoints_steps=None,
+                            save_checkpoints_secs=None)
+  return tf.estimator.Estimator(model_fn=model_fn_lib.model_fn,
+                                params=spec.params, config=config)
+
+
 def train_in_cluster(spec):
   """Runs this task of a cluster through tf.estimator.train_and_evaluate.
 
   The chief and the workers train (each on its share of the data) to
   `last_step` of the shared global step, then mark themselves done; the
   evaluator evaluates each new checkpoint, which the chief writes every
-  `steps_per_cycle` steps unless --save_checkpoints_steps says otherwise; a
-  parameter server serves until the training tasks are done (cluster.py).
+  `steps_per_cycle` steps unless --save_checkpoints_steps says otherwise.
+
+  With parameter servers each training task steps on its own (the global step
+  counts the steps of all) and a ps serves until the training tasks are done
+  (cluster.py). Under multi_worker_mirrored every training task runs every
+  step, on its share of each global batch (--batch_size / all replicas per
+  replica), then waits for the others to be done before it ends; the
+  evaluator evaluates on one device.
   """
   o, task, params, source = spec.options, spec.task, spec.params, spec.data
   if task.type == 'ps':
     cluster.run_ps(task, o.model_dir, spec.last_step)
     return
+  started = time.time()
   if task.type == 'chief':
     model_dir_lib.save_model_info(o.model_dir, params)
   skipped = spec.train_skipped
   save_checkpoints_steps = o.save_checkpoints_steps
   if o.mode == 'train_and_eval':
     save_checkpoints_steps = save_checkpoints_steps or spec.steps_per_cycle
-  estimator = estimator_lib.make_estimator(
-      o.model_dir, params, save_checkpoints_steps, o.log_every_n_steps,
-      spec.warm_start)
+  multi_worker = (spec.devices.multi_worker is not None and
+                  task.type != 'evaluator')
+  train_params = params
+  if multi_worker:
+    estimator = _multi_worker_estimator(spec, save_checkpoints_steps)
+    # --batch_size is global: each replica of each worker makes its share.
+    train_params = spec_lib.per_replica_params(params, spec.devices)
+    logging.info('Synchronous training on %d replicas of %d workers, %d '
+                 'images each per step.', spec.devices.replicas,
+                 spec.devices.multi_worker.num_workers,
+                 train_params['batch_size'])
+  else:
+    estimator = estimator_lib.make_estimator(
+        o.model_dir, params, save_checkpoints_steps, o.log_every_n_steps,
+        spec.warm_start)
   hook = hooks_lib.ProgressHook(params['batch_size'], spec.last_step,
                                 o.log_every_n_steps)
-  train_spec = tf.estimator.TrainSpec(source.train_input_fn(params, skipped),
-                                      max_steps=spec.last_step, hooks=[hook])
+  train_spec = tf.estimator.TrainSpec(
+      source.train_input_fn(train_params, skipped), max_steps=spec.last_step,
+      hooks=[hook] + cluster.digest_hooks(task))
   eval_skipped = spec.eval_skipped
   eval_input = (source.eval_input_fn(params, eval_skipped)
                 if source.num_validation else _no_evaluation)
@@ -353,7 +405,9 @@ def train_in_cluster(spec):
     return
   skipped.log_total('this task\'s share of the training set')
   cluster.mark_done(o.model_dir, task, spec.last_step, hook.steps_run)
+  if multi_worker:
+    cluster.wait_for_trainers(o.model_dir, task, spec.last_step, started)
+    cluster.release_collective_server()
   logging.info('%s %d done: the global step reached %d; this task ran %d '
                'steps.', task.type, task.index, spec.last_step,
                hook.steps_run)
-
