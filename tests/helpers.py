@@ -17,10 +17,14 @@ Typical use:
   files = [path for path, _ in written['train']]
   code, stdout, stderr = helpers.run_cli('--mode', 'train', ...)
 """
+import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import unittest
 
 import numpy as np
 from PIL import Image
@@ -221,3 +225,43 @@ def run_cli(*args, env=None):
       cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       env=cli_env(env), universal_newlines=True, timeout=600)
   return proc.returncode, proc.stdout, proc.stderr
+
+
+# The uid and gid of `nobody`, which as_unprivileged takes on.
+NOBODY = 65534
+
+
+@contextlib.contextmanager
+def as_unprivileged():
+  """Context: this process acts as `nobody` if it runs as root.
+
+  Root reads any file and folder whatever its mode, so tests of what cannot be
+  read take another effective user for their duration (the real user stays
+  root, so the effective one can come back). Files the test makes for that
+  user must be in folders it may enter: see `world_readable_dir`.
+
+  Raises:
+    unittest.SkipTest: running as root and the effective ids cannot change.
+  """
+  if os.geteuid() != 0:
+    yield
+    return
+  try:
+    os.setegid(NOBODY)
+    os.seteuid(NOBODY)
+  except OSError as e:
+    os.setegid(0)
+    raise unittest.SkipTest('root, and cannot act as another user: %s' % e)
+  try:
+    yield
+  finally:
+    os.seteuid(0)
+    os.setegid(0)
+
+
+def world_readable_dir(test):
+  """A new folder every user may enter, deleted when `test` ends."""
+  folder = tempfile.mkdtemp()
+  os.chmod(folder, 0o755)
+  test.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+  return folder
