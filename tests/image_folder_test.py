@@ -1,6 +1,7 @@
 """Tests for finding and splitting class-per-folder image trees."""
 import os
 import shutil
+import tempfile
 
 from absl.testing import parameterized
 import tensorflow as tf
@@ -307,6 +308,363 @@ class LooksLikeImageTest(tf.test.TestCase):
     self.assertFalse(image_folder.looks_like_image(
         os.path.join(root, 'missing.png')))
     self.assertFalse(image_folder.looks_like_image(root))
+
+
+
+def _scratch(test):
+  """A new folder under test's temp dir, deleted, links and all, at its end.
+
+  TensorFlow's own clean-up of the temp dir, at exit, follows links: a loop
+  left there would never end.
+  """
+  folder = tempfile.mkdtemp(dir=test.get_temp_dir())
+  test.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+  return folder
+
+
+def _link(target, path):
+  """Makes the symbolic link `path` -> `target` (relative to path's folder)."""
+  folder = os.path.dirname(path)
+  if not os.path.isdir(folder):
+    os.makedirs(folder)
+  os.symlink(target, path)
+  return path
+
+
+def _all_files(data):
+  return data.train.files + data.validation.files
+
+
+def _labelled(data):
+  return (list(zip(data.train.files, data.train.labels)) +
+          list(zip(data.validation.files, data.validation.labels)))
+
+
+class LinksTest(tf.test.TestCase, parameterized.TestCase):
+  """Every real folder read once, every real file once, in its own class."""
+
+  def setUp(self):
+    super(LinksTest, self).setUp()
+    self.base = _scratch(self)
+    self.root = os.path.join(self.base, 'data')
+    self.written = helpers.make_tree(
+        self.root, layout='classes', classes=('red', 'green', 'blue'),
+        train_per_class=10)
+    self.paths = sorted(p for p, _ in self.written['train'])
+
+  def assertEachFileOnceInItsClass(self, data, expected=None):
+    files = _all_files(data)
+    self.assertEqual(sorted(files), expected or self.paths)
+    for path, label in _labelled(data):
+      self.assertIn(os.sep + data.class_names[label] + os.sep,
+                    os.path.realpath(path))
+
+  def test_a_loop_is_read_once(self):
+    # Once 378 files from 30: blue/loop/loop/... until ELOOP.
+    _link('.', os.path.join(self.root, 'blue', 'loop'))
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(self.root, validation_percent=30)
+    self.assertEachFileOnceInItsClass(data)
+    self.assertFalse(set(data.train.files) & set(data.validation.files))
+    self.assertIn(os.path.join(self.root, 'blue', 'loop'), logs.output[0])
+    self.assertIn('a loop', logs.output[0])
+    self.assertEqual(data.unreadable, [])
+
+  @parameterized.parameters(('blue', '..'), ('green/sub', '../..'))
+  def test_a_link_to_a_parent_mislabels_nothing(self, folder, target):
+    # Once: the red and green images labelled blue as well.
+    link = _link(target, os.path.join(self.root, folder, 'parent'))
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(self.root)
+    self.assertEachFileOnceInItsClass(data)
+    self.assertLen(logs.output, 1)
+    self.assertIn('Not following %s: it links to %s, which holds the link'
+                  % (link, self.root), logs.output[0])
+
+  def test_a_link_into_another_class_is_not_followed(self):
+    _link(os.path.join('..', 'red'), os.path.join(self.root, 'blue', 'reds'))
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(self.root)
+    self.assertEachFileOnceInItsClass(data)
+    self.assertIn('which is read as part of %s' % os.path.join(
+        self.root, 'red'), logs.output[0])
+
+  def test_a_linked_file_counts_once_where_it_lies(self):
+    red = [p for p in self.paths if os.sep + 'red' + os.sep in p]
+    blue = os.path.join(self.root, 'blue')
+    # 'a...' sorts first, and blue before red: found through the links first.
+    _link(os.path.join('..', 'red', os.path.basename(red[0])),
+          os.path.join(blue, 'a_red.jpg'))
+    _link(os.path.basename(self.paths[0]), os.path.join(blue, 'a_self.jpg'))
+    os.link(red[1], os.path.join(self.root, 'red', 'z_hard.png'))
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(self.root)
+    self.assertEachFileOnceInItsClass(data)
+    self.assertLen(logs.output, 3)
+    self.assertIn('the same file as', logs.output[0])
+
+  def test_hard_links_in_two_classes_count_once(self):
+    red = [p for p in self.paths if os.sep + 'red' + os.sep in p]
+    twin = os.path.join(self.root, 'blue', 'twin.png')
+    os.link(red[0], twin)
+    with self.assertLogs('absl', 'WARNING'):
+      data = image_folder.find(self.root)
+    files = _all_files(data)
+    self.assertLen(files, 30)
+    self.assertEqual(len(set(files) & {twin, red[0]}), 1)
+
+  def test_a_folder_outside_the_tree_is_read_once(self):
+    outside = os.path.join(self.base, 'more_blue')
+    extra = helpers.write_image(os.path.join(outside, 'extra.png'),
+                                helpers.solid(helpers.COLOURS[2]))
+    _link(outside, os.path.join(self.root, 'blue', 'more'))
+    _link(outside, os.path.join(self.root, 'red', 'more'))
+    _link(os.path.join('..', '..', 'data', 'blue'),
+          os.path.join(outside, 'back'))
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(self.root)
+    files = _all_files(data)
+    self.assertLen(files, 31)
+    linked = os.path.join(self.root, 'blue', 'more', 'extra.png')
+    self.assertIn(linked, files)
+    self.assertEqual(dict(_labelled(data))[linked],
+                     data.class_names.index('blue'))
+    self.assertTrue(os.path.samefile(linked, extra))
+    self.assertLen(logs.output, 2)  # red/more and more_blue/back
+
+  def test_split_layout_links_cannot_mix_the_splits(self):
+    root = os.path.join(self.base, 'split')
+    written = helpers.make_tree(root, classes=('a', 'b'), train_per_class=3,
+                                validation_per_class=2)
+    _link(os.path.join('..', '..', 'validation', 'a'),
+          os.path.join(root, 'train', 'a', 'held'))
+    _link(os.path.join('..', '..', 'train'),
+          os.path.join(root, 'validation', 'b', 'train'))
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(root)
+    self.assertEqual(sorted(data.train.files),
+                     [p for p, _ in written['train']])
+    self.assertEqual(sorted(data.validation.files),
+                     [p for p, _ in written['validation']])
+    self.assertLen(logs.output, 2)
+
+  @parameterized.named_parameters(
+      ('same', 'red', 'red_again'), ('parent', '.', 'everything'))
+  def test_class_folders_that_are_one_folder_are_refused(self, target, name):
+    _link(target, os.path.join(self.root, name))
+    with self.assertRaises(image_folder.DataError) as caught:
+      image_folder.find(self.root)
+    message = str(caught.exception)
+    self.assertIn(os.path.join(self.root, name), message)
+    self.assertIn('remove the link', message)
+
+  def test_a_validation_folder_linked_to_train_is_refused(self):
+    root = os.path.join(self.base, 'split')
+    helpers.make_tree(root, classes=('a', 'b'), validation_per_class=0)
+    _link('train', os.path.join(root, 'validation'))
+    with self.assertRaisesRegex(image_folder.DataError,
+                                'train/a and .*validation/a are the same'):
+      image_folder.find(root)
+
+  def test_expand_paths_reads_a_loop_once(self):
+    blue = os.path.join(self.root, 'blue')
+    _link('.', os.path.join(blue, 'loop'))
+    with self.assertLogs('absl', 'WARNING'):
+      files = image_folder.expand_paths([blue])
+    self.assertEqual(
+        files, [p for p in self.paths if os.sep + 'blue' + os.sep in p])
+
+
+class UnreadableTest(tf.test.TestCase, parameterized.TestCase):
+  """What cannot be read is named once and listed, never silently dropped."""
+
+  def setUp(self):
+    super(UnreadableTest, self).setUp()
+    self.root = os.path.join(_scratch(self), 'data')
+    self.written = helpers.make_tree(self.root, layout='classes',
+                                     classes=('a', 'b'), train_per_class=4)
+    self.paths = [p for p, _ in self.written['train']]
+    self.folder = os.path.join(self.root, 'a')
+
+  def assertNamed(self, data_or_list, logs, expected):
+    """`expected`: [(path, text in the reason)], in order."""
+    unreadable = getattr(data_or_list, 'unreadable', data_or_list)
+    self.assertEqual([u.path for u in unreadable], [p for p, _ in expected])
+    for (path, why), entry in zip(expected, unreadable):
+      self.assertIn(why, entry.reason)
+      self.assertTrue(any(path in line and entry.reason in line
+                          for line in logs.output), msg=path)
+
+  def test_broken_links_fifos_and_link_loops(self):
+    broken = _link('gone.png', os.path.join(self.folder, 'broken.png'))
+    fifo = os.path.join(self.folder, 'fifo.png')
+    os.mkfifo(fifo)
+    loop = _link('loop', os.path.join(self.folder, 'loop'))
+    broken_class = _link('nowhere', os.path.join(self.root, 'c'))
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(self.root, validation_percent=0)
+    self.assertEqual(data.train.files, self.paths)
+    self.assertEqual(data.class_names, ('a', 'b'))
+    self.assertNamed(data, logs, [
+        (broken_class, 'broken symbolic link'),
+        (broken, 'broken symbolic link'), (fifo, 'not a regular file'),
+        (loop, 'symbolic link that cannot be followed')])
+    self.assertEqual(data.unreadable[0],
+                     image_folder.Unreadable(broken_class,
+                                             'a broken symbolic link'))
+
+  def test_unreadable_files_and_folders(self):
+    root = os.path.join(helpers.world_readable_dir(self), 'data')
+    written = helpers.make_tree(root, layout='classes', classes=('a', 'b'),
+                                train_per_class=2)
+    secret = helpers.write_image(os.path.join(root, 'a', 'secret.png'),
+                                 helpers.solid((1, 2, 3)))
+    locked = os.path.join(root, 'b', 'locked')
+    helpers.write_image(os.path.join(locked, 'x.png'), helpers.solid((1, 2, 3)))
+    os.chmod(secret, 0)
+    os.chmod(locked, 0)
+    with helpers.as_unprivileged():
+      with self.assertLogs('absl', 'WARNING') as logs:
+        data = image_folder.find(root, validation_percent=0)
+    self.assertEqual(data.train.files, [p for p, _ in written['train']])
+    self.assertNamed(data, logs, [(secret, 'permission denied'),
+                                  (locked, 'cannot read this folder')])
+
+  def test_expand_paths_names_what_it_cannot_read(self):
+    broken = _link('gone.png', os.path.join(self.folder, 'broken.png'))
+    fifo = os.path.join(self.root, 'fifo')
+    os.mkfifo(fifo)
+    unreadable = []
+    with self.assertLogs('absl', 'WARNING') as logs:
+      files = image_folder.expand_paths(
+          [broken, self.folder, fifo, self.paths[-1]], unreadable)
+    self.assertEqual(files, self.paths[:4] + self.paths[-1:])
+    self.assertNamed(unreadable, logs, [
+        (broken, 'broken symbolic link'), (broken, 'broken symbolic link'),
+        (fifo, 'not a regular file')])
+
+  def test_expand_paths_without_a_list_still_names_them(self):
+    broken = _link('gone.png', os.path.join(self.folder, 'broken.png'))
+    with self.assertLogs('absl', 'WARNING') as logs:
+      self.assertEqual(image_folder.expand_paths([broken]), [])
+    self.assertIn(broken, logs.output[0])
+
+
+def _surrogates(name):
+  """The str Python makes of a file name that is not UTF-8 (cp1252 here)."""
+  return os.fsdecode(name.encode('cp1252'))
+
+
+class NotUtf8Test(tf.test.TestCase):
+  """Names from a zip made on Windows: named and skipped, never a crash."""
+
+  def setUp(self):
+    super(NotUtf8Test, self).setUp()
+    self.base = _scratch(self)
+    self.root = os.path.join(self.base, 'data')
+    self.written = helpers.make_tree(self.root, layout='classes',
+                                     classes=('a', 'b'), train_per_class=4)
+    self.paths = [p for p, _ in self.written['train']]
+    self.folder = os.path.join(self.root, 'a')
+    self.bad = os.path.join(self.folder, _surrogates(u'caf\xe9.png'))
+    helpers.write(self.bad, _png())
+    self.shown = os.path.join(self.folder, 'caf\\xe9.png')
+
+  def test_find_skips_and_names_the_file(self):
+    helpers.write(os.path.join(self.folder, _surrogates(u'd\xe9j\xe0'),
+                               'x.png'), _png())
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(self.root, validation_percent=50)
+    self.assertEqual(sorted(_all_files(data)), self.paths)
+    self.assertEqual([u.path for u in data.unreadable],
+                     [self.shown, os.path.join(self.folder, 'd\\xe9j\\xe0')])
+    self.assertIn('not UTF-8', data.unreadable[0].reason)
+    self.assertIn(self.shown, logs.output[0])
+    # What find lists goes into tf.data as it is: once UnicodeEncodeError.
+    self.assertLen(self.evaluate(tf.constant(data.train.files)),
+                   len(data.train.files))
+
+  def test_expand_paths_skips_and_names_the_file(self):
+    unreadable = []
+    with self.assertLogs('absl', 'WARNING'):
+      files = image_folder.expand_paths([self.folder, self.bad], unreadable)
+    self.assertEqual(files, self.paths[:4])
+    self.assertEqual([u.path for u in unreadable], [self.shown] * 2)
+    self.assertLen(self.evaluate(tf.constant(files)), 4)
+
+  def test_expand_paths_takes_bytes(self):
+    unreadable = []
+    with self.assertLogs('absl', 'WARNING'):
+      files = image_folder.expand_paths(
+          [os.fsencode(self.bad), os.fsencode(self.paths[0])], unreadable)
+    self.assertEqual(files, self.paths[:1])
+    self.assertLen(unreadable, 1)
+
+  def test_a_class_folder_must_have_a_utf8_name(self):
+    name = _surrogates(u'\xe9t\xe9')
+    helpers.write(os.path.join(self.root, name, 'x.png'), _png())
+    with self.assertRaisesRegex(image_folder.DataError,
+                                r'class folder .*\\xe9t\\xe9: its name is '
+                                r'not UTF-8.*rename it'):
+      image_folder.find(self.root)
+
+  def test_a_data_dir_must_have_a_utf8_name(self):
+    moved = os.path.join(self.base, _surrogates(u'donn\xe9es'))
+    os.rename(self.root, moved)
+    with self.assertRaisesRegex(image_folder.DataError,
+                                r'^--data_dir .*donn\\xe9es: the path is not '
+                                r'UTF-8; rename it'):
+      image_folder.find(moved)
+
+
+class LayoutMessagesTest(tf.test.TestCase, parameterized.TestCase):
+  """A class named train or val, a flat validation folder: what to do."""
+
+  def setUp(self):
+    super(LayoutMessagesTest, self).setUp()
+    self.root = os.path.join(self.get_temp_dir(), 'data')
+
+  def assertMessage(self, *parts):
+    with self.assertRaises(image_folder.DataError) as caught:
+      image_folder.find(self.root)
+    message = str(caught.exception)
+    self.assertNotIn('\n', message)
+    for part in parts:
+      self.assertIn(part, message)
+
+  def test_a_class_named_train(self):
+    helpers.make_tree(self.root, layout='classes',
+                      classes=('bus', 'car', 'train'))
+    self.assertMessage(os.path.join(self.root, 'train'), 'no class folders',
+                       'if train is a class beside bus, car, rename it')
+
+  @parameterized.parameters('val', 'validation')
+  def test_a_class_named_val(self, name):
+    helpers.make_tree(self.root, layout='classes', classes=('bus', name))
+    self.assertMessage(
+        '%s has a %s/ folder but no train/ folder' % (self.root, name),
+        'if %s is a class, rename it' % name,
+        'move the training class folders (bus) into %s/train/' % self.root,
+        'sort the images of %s' % os.path.join(self.root, name))
+
+  def test_a_flat_validation_folder_beside_train(self):
+    helpers.make_tree(self.root, classes=('a', 'b'), validation_per_class=0)
+    helpers.write(os.path.join(self.root, 'validation', 'x.png'), _png())
+    validation = os.path.join(self.root, 'validation')
+    self.assertMessage(
+        '%s holds files but no class folders' % validation,
+        'sort them into %s/<class>/' % validation,
+        'or remove %s to hold out --validation_percent' % validation)
+
+  def test_loose_images_and_other_folders_are_named(self):
+    helpers.make_tree(self.root, classes=('a', 'b'))
+    loose = helpers.write(os.path.join(self.root, 'train', 'x.png'), _png())
+    helpers.write(os.path.join(self.root, 'test', 'y.png'), _png())
+    with self.assertLogs('absl', 'WARNING') as logs:
+      data = image_folder.find(self.root)
+    self.assertNotIn(loose, data.train.files)
+    self.assertIn('Ignored test in %s' % self.root, logs.output[0])
+    self.assertIn('such as %s' % loose, logs.output[1])
 
 
 if __name__ == '__main__':
