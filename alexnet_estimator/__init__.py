@@ -69,7 +69,11 @@ def predict_input_fn(paths, batch_size=32, image_size=None, skipped=None,
   overrides = dict(params or {}, batch_size=batch_size)
   if image_size is not None:
     overrides['image_size'] = image_size
-  return _input_fn.make_predict_input_fn(
-      _image_folder.expand_paths([os.fspath(p) for p in paths]),
-      _params.resolve(overrides),
-      skipped if skipped is not None else _input_fn.SkippedFiles())
+  skipped = skipped if skipped is not None else _input_fn.SkippedFiles()
+  unreadable = []  # broken links, unreadable folders: warned as found
+  files = _image_folder.expand_paths([os.fspath(p) for p in paths],
+                                     unreadable)
+  for entry in unreadable:
+    skipped.add_listed(entry.path, entry.reason)
+  return _input_fn.make_predict_input_fn(files, _params.resolve(overrides),
+                                         skipped)

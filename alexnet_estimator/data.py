@@ -79,9 +79,12 @@ def _folder_source(data_dir, validation_percent, task=None):
           data.validation.files, data.validation.labels, False, params,
           skipped),
       make(cluster.shard(examples, task), False),
-      '%s: %d classes, %d training and %d validation files (%s layout)' % (
+      '%s: %d classes, %d training and %d validation files (%s layout)%s' % (
           data_dir, len(data.class_names), len(data.train.files),
-          len(data.validation.files), data.layout))
+          len(data.validation.files), data.layout,
+          # Named one by one in image_folder's warnings above.
+          '; %d unreadable file(s) or folder(s) left out' % len(
+              data.unreadable) if data.unreadable else ''))
 
 
 def _tfrecord_source(data_dir, label_offset, labels_file, task=None):

@@ -35,6 +35,7 @@ class SkippedFiles(object):
     self._lock = threading.Lock()
     self._files = []
     self._seen = set()
+    self._reasons = {}
     self._lost = {}  # (shard, record index) -> (records lost, reason)
 
   def add(self, path):
@@ -48,6 +49,20 @@ class SkippedFiles(object):
       self._files.append(path)
     logging.warning('Skipped %s: not a readable JPEG, PNG, GIF or BMP image',
                     path)
+
+  def add_listed(self, path, reason):
+    """Records `path`, already named with `reason` where it was found."""
+    with self._lock:
+      if path in self._seen:
+        return
+      self._seen.add(path)
+      self._files.append(path)
+      self._reasons[path] = reason
+
+  def reason(self, path):
+    """Why `path` was skipped: what add_listed was told, or the decoder."""
+    with self._lock:
+      return self._reasons.get(path, 'not a readable image')
 
   def __contains__(self, path):
     if isinstance(path, bytes):

@@ -24,12 +24,12 @@ def _write_gallery(path, shown, class_names):
   logging.info('Wrote the predictions of %d images to %s.', len(shown), path)
 
 
-def _unreadable(path, out):
-  print(files_lib.json_line({'file': path, 'error': 'not a readable image'}),
+def _unreadable(path, out, skipped):
+  print(files_lib.json_line({'file': path, 'error': skipped.reason(path)}),
         file=out)
 
 
-def predict(estimator, params, files, out, gallery=None):
+def predict(estimator, params, files, out, gallery=None, skipped=None):
   """Writes one JSON line per file to `out`, in the order of the files.
 
   Args:
@@ -38,37 +38,44 @@ def predict(estimator, params, files, out, gallery=None):
     files: image files (spec.resolve lists folders and drops repeats).
     out: the text stream for the lines.
     gallery: optional PNG path for the first flags.GALLERY_IMAGES images.
+    skipped: optional input_fn.SkippedFiles already holding the paths that
+      could not be listed (broken links, unreadable folders, ...); each gets
+      its line first, with its reason, and is counted with the others.
 
   Raises:
     errors.DataError: no file was a readable image (each has its line).
   """
-  skipped = input_lib.SkippedFiles()
-  predictions = estimator.predict(input_lib.make_predict_input_fn(
-      list(files), params, skipped))
-  pending = iter(files)
+  skipped = skipped if skipped is not None else input_lib.SkippedFiles()
+  for path in skipped.files:
+    _unreadable(path, out, skipped)
   shown = []
   answered = 0
-  for prediction in predictions:
-    name = tf.compat.as_str(prediction['file'])
+  if files:
+    predictions = estimator.predict(input_lib.make_predict_input_fn(
+        list(files), params, skipped))
+    pending = iter(files)
+    for prediction in predictions:
+      name = tf.compat.as_str(prediction['file'])
+      for path in pending:
+        if path == name:
+          break
+        _unreadable(path, out, skipped)
+      class_id = int(prediction['classes'])
+      if gallery and len(shown) < flags_lib.GALLERY_IMAGES:
+        shown.append((name, prediction['probabilities']))
+      print(files_lib.json_line({
+          'file': name,
+          'class_id': class_id,
+          'class_name': tf.compat.as_str(prediction['class_names']),
+          'probability': float(prediction['probabilities'][class_id]),
+      }), file=out)
+      answered += 1
     for path in pending:
-      if path == name:
-        break
-      _unreadable(path, out)
-    class_id = int(prediction['classes'])
-    if gallery and len(shown) < flags_lib.GALLERY_IMAGES:
-      shown.append((name, prediction['probabilities']))
-    print(files_lib.json_line({
-        'file': name,
-        'class_id': class_id,
-        'class_name': tf.compat.as_str(prediction['class_names']),
-        'probability': float(prediction['probabilities'][class_id]),
-    }), file=out)
-    answered += 1
-  for path in pending:
-    _unreadable(path, out)
+      _unreadable(path, out, skipped)
   skipped.log_total('the files to predict')
   if not answered:
     raise errors.DataError('none of the %d file(s) to predict is a readable '
-                           'JPEG, PNG, GIF or BMP image' % len(files))
+                           'JPEG, PNG, GIF or BMP image'
+                           % len(set(files) | set(skipped.files)))
   if gallery:
     _write_gallery(gallery, shown, params_lib.class_names(params))

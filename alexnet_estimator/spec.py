@@ -69,7 +69,8 @@ class Options(collections.namedtuple('Options', list(_OPTION_DEFAULTS))):
 # evaluations; warm_start: tf.estimator.WarmStartSettings or None;
 # train_skipped and eval_skipped: the input_fn.SkippedFiles of the training
 # and the validation files (the checks here may have met some already: each
-# bad file is warned about and read once in a run).
+# bad file is warned about and read once in a run); for predict, eval_skipped
+# holds the paths that could not even be listed (broken links, ...).
 Spec = collections.namedtuple('Spec', [
     'options', 'params', 'data', 'devices', 'task', 'tf_config', 'last_step',
     'steps_per_cycle', 'warm_start', 'train_skipped', 'eval_skipped'])
@@ -295,12 +296,18 @@ def _resolve_trained_model(o, task):
   model_dir_lib.check_checkpoint_readable(checkpoint)
   if o.mode == 'predict':
     # Each file once, in the order given (a folder's files sorted).
+    unreadable = []
     files = list(collections.OrderedDict.fromkeys(
-        image_folder.expand_paths(o.predict_paths)))
-    if not files:
+        image_folder.expand_paths(o.predict_paths, unreadable)))
+    if not files and not unreadable:
       raise errors.DataError('%s: no files to predict'
                              % ', '.join(o.predict_paths))
     o = o._replace(predict_paths=tuple(files))
+    skipped = input_lib.SkippedFiles()
+    for entry in unreadable:  # warned about by image_folder already
+      skipped.add_listed(entry.path, entry.reason)
+    return Spec(o, params, None, distribution.SINGLE_DEVICE, task, None,
+                None, None, None, None, skipped)
   return Spec(o, params, None, distribution.SINGLE_DEVICE, task, None, None,
               None, None, None, None)
 

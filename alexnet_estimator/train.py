@@ -91,7 +91,8 @@ def run(options, out=None):
   if o.mode == 'predict':
     predict_output.predict(estimator_lib.make_estimator(o.model_dir,
                                                         spec.params),
-                           spec.params, o.predict_paths, out, o.gallery)
+                           spec.params, o.predict_paths, out, o.gallery,
+                           spec.eval_skipped)
   elif o.mode == 'eval':
     metrics = run_loop.evaluate_once(spec)
   elif spec.task is not None:
