@@ -18,7 +18,9 @@ class _DropDeprecationNotices(logging_lib.Filter):
     # one that reads the first batch is one, and needs no rewrite.
     return not ('is deprecated' in message or
                 'Instructions for updating' in message or
-                'existing Sessions that do not use mixed precision' in message)
+                'existing Sessions that do not use mixed precision' in message or
+                # Evaluation runs on one device on purpose (docs/devices.md).
+                '`eval_strategy` is not passed in' in message)
 
 
 def quiet(verbose=False):
