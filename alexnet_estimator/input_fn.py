@@ -38,29 +38,33 @@ class SkippedFiles(object):
     self._reasons = {}
     self._lost = {}  # (shard, record index) -> (records lost, reason)
 
+  def _record(self, name, reason, warning=None):
+    """Records `name` (bytes or str) with `reason`, once.
+
+    The first time, logs 'Skipped NAME: `warning`' if a warning is given.
+    """
+    if isinstance(name, bytes):
+      name = name.decode('utf-8', 'replace')
+    with self._lock:
+      if name in self._seen:
+        return
+      self._seen.add(name)
+      self._files.append(name)
+      self._reasons[name] = reason
+    if warning:
+      logging.warning('Skipped %s: %s', name, warning)
+
   def add(self, path):
     """Records `path` (bytes or str); logs a warning the first time."""
-    if isinstance(path, bytes):
-      path = path.decode('utf-8', 'replace')
-    with self._lock:
-      if path in self._seen:
-        return
-      self._seen.add(path)
-      self._files.append(path)
-    logging.warning('Skipped %s: not a readable JPEG, PNG, GIF or BMP image',
-                    path)
+    self._record(path, 'not a readable image',
+                 'not a readable JPEG, PNG, GIF or BMP image')
 
   def add_listed(self, path, reason):
     """Records `path`, already named with `reason` where it was found."""
-    with self._lock:
-      if path in self._seen:
-        return
-      self._seen.add(path)
-      self._files.append(path)
-      self._reasons[path] = reason
+    self._record(path, reason)
 
   def reason(self, path):
-    """Why `path` was skipped: what add_listed was told, or the decoder."""
+    """Why `path` was skipped (what it was recorded with)."""
     with self._lock:
       return self._reasons.get(path, 'not a readable image')
 
@@ -97,14 +101,7 @@ class SkippedFiles(object):
       name: 'SHARD record N' (bytes or str).
       reason: what is wrong with it, e.g. its label is out of range.
     """
-    if isinstance(name, bytes):
-      name = name.decode('utf-8', 'replace')
-    with self._lock:
-      if name in self._seen:
-        return
-      self._seen.add(name)
-      self._files.append(name)
-    logging.warning('Skipped %s: %s', name, reason)
+    self._record(name, reason, reason)
 
   def add_lost(self, shard, index, count, reason):
     """Records `count` records of `shard` that could not be read at all.

@@ -512,26 +512,19 @@ def eval_preprocessor(params):
   resize_side = params['resize_side']
   ten = params['eval_crops'] == 10
   shape = output_shape(params, is_training=False)
-  if params['preprocessing'] == 'caffe':
+  # (the image resize_side gives, its values as the network sees them)
+  resize, normalise = {
+      'caffe': (caffe_resize, caffe_normalise),
+      'paper': (_resized_central_square, _subtract_mean),
+  }[params['preprocessing']]
 
-    def preprocess_caffe(image_bytes):
-      image = caffe_resize(image_bytes, resize_side)
-      if ten:
-        image = ten_crops(image, image_size)
-      else:
-        image = _central_crop(image, image_size)
-      image = caffe_normalise(image)
-      image.set_shape(shape)
-      return image
-    return preprocess_caffe
-
-  def preprocess_paper(image_bytes):
-    image = _resized_central_square(image_bytes, resize_side)
+  def preprocess(image_bytes):
+    image = resize(image_bytes, resize_side)
     if ten:
       image = ten_crops(image, image_size)
     else:
       image = _central_crop(image, image_size)
-    image = _subtract_mean(image)
+    image = normalise(image)
     image.set_shape(shape)
     return image
-  return preprocess_paper
+  return preprocess
