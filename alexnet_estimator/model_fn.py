@@ -40,8 +40,10 @@ conv_groups, init, weight_decay, lr_schedule, ...). Outside training, a batch
 of several views of each image ([B, V, H, W, 3], the paper's 10 crops) gives
 the softmax averaged over the views.
 """
+import numpy as np
 import tensorflow as tf
 
+from alexnet_estimator import distribution
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
 from alexnet_estimator import schedule
@@ -68,6 +70,23 @@ LRN = {
     'none': None,
 }
 
+# How each LRN layer is computed (lrn_implementation). Both are the function
+# tf.nn.lrn documents, to float32 rounding, forward and backward.
+#   tf.nn.lrn: TensorFlow's op. Its CPU kernel is Eigen's (a dense band
+#     matrix product, then log and exp), its gradient a scalar loop; the MKL
+#     build swaps in MKL-DNN's LRN, but only for depth_radius 2 (the paper's
+#     and Caffe's); cuDNN's on a GPU.
+#   banded: _banded_lrn, a convolution that sums the window of squares in
+#     blocks of _LRN_BLOCK channels, elementwise ops and a gradient of its
+#     own. Faster on the MKL build where MKL-DNN's LRN does not apply (the
+#     tutorial's depth_radius 5); elsewhere tf.nn.lrn measured as fast or
+#     faster (docs/benchmarks.md).
+LRN_IMPLEMENTATIONS = ('tf.nn.lrn', 'banded')
+# Channels per block of _banded_lrn's window sum: one AVX2 vector of float32,
+# MKL-DNN's own blocking; at least depth_radius, so a block's window reaches
+# into its two neighbours only.
+_LRN_BLOCK = 8
+
 # Initial biases of the layers the paper starts at 1 "to accelerate the early
 # stages of learning by providing the ReLUs with positive inputs".
 _POSITIVE_BIAS_LAYERS = ('conv2', 'conv4', 'conv5', 'dense1', 'dense2')
@@ -79,19 +98,138 @@ NUM_SUMMARY_IMAGES = 4
 DIVERGED = 'non-finite loss or gradients at step'
 
 
+def lrn_implementation(convention, channels, device=''):
+  """Which of LRN_IMPLEMENTATIONS computes an LRN layer, or None for 'none'.
+
+  The choice is automatic, by what measured fastest in a whole training step
+  (docs/benchmarks.md): 'banded' on the MKL build's CPU when MKL-DNN's own
+  LRN does not apply (depth_radius other than 2), 'tf.nn.lrn' everywhere
+  else: on a GPU (cuDNN), on the stock CPU build, and on the MKL build for
+  depth_radius 2. Both compute the same function, so the choice changes
+  speed only, never a checkpoint (LRN has no variables).
+
+  Args:
+    convention: a key of LRN.
+    channels: int, the layer's channels (`banded` needs a multiple of
+      _LRN_BLOCK), or None if unknown.
+    device: the device the layer is built on ('' if none is set, then a
+      visible GPU means it runs there).
+
+  Returns:
+    'tf.nn.lrn', 'banded', or None when the convention has no LRN.
+  """
+  settings = LRN[convention]
+  if settings is None:
+    return None
+  depth_radius = settings[0]
+  on_gpu = ('GPU' in device.upper() if device
+            else distribution.visible_gpus() > 0)
+  if (on_gpu or not distribution.mkl_enabled() or depth_radius == 2 or
+      not channels or channels % _LRN_BLOCK or depth_radius > _LRN_BLOCK):
+    return 'tf.nn.lrn'
+  return 'banded'
+
+
 def _lrn(net, data_format, convention, name):
-  """Local response normalisation across channels; tf.nn.lrn is NHWC-only."""
+  """Local response normalisation across channels, as tf.nn.lrn computes it.
+
+  Built under the name scope `name` (its gradient under gradients/`name`),
+  so a trace can sum its ops whatever computes it; the output is the
+  endpoint `name`. tf.nn.lrn and _banded_lrn take NHWC: channels_first is
+  transposed around them.
+  """
   settings = LRN[convention]
   if settings is None:
     return tf.identity(net, name=name)
-  depth_radius, bias, alpha, beta = settings
-  if data_format == 'channels_first':
-    net = tf.transpose(net, [0, 2, 3, 1])
-  net = tf.nn.lrn(net, depth_radius=depth_radius, bias=bias, alpha=alpha,
-                  beta=beta)
-  if data_format == 'channels_first':
-    net = tf.transpose(net, [0, 3, 1, 2])
-  return tf.identity(net, name=name)
+  axis = 1 if data_format == 'channels_first' else 3
+  implementation = lrn_implementation(convention, net.shape[axis].value,
+                                      net.device)
+  with tf.name_scope(name) as scope:
+    if data_format == 'channels_first':
+      net = tf.transpose(net, [0, 2, 3, 1])
+    if implementation == 'banded':
+      net = _banded_lrn(net, *settings)
+    else:
+      depth_radius, bias, alpha, beta = settings
+      net = tf.nn.lrn(net, depth_radius=depth_radius, bias=bias, alpha=alpha,
+                      beta=beta)
+    if data_format == 'channels_first':
+      net = tf.transpose(net, [0, 3, 1, 2])
+    return tf.identity(net, name=scope)
+
+
+def _band_kernel(depth_radius, scale, block=_LRN_BLOCK):
+  """[1, 3, block, block] kernel of a window sum over channel blocks.
+
+  Seen as [rows, blocks, block] of an NHWC tensor's channels, a SAME
+  convolution with it gives, for channel c = w * block + o of block w,
+  scale * the sum of channels c - depth_radius .. c + depth_radius: the
+  kernel's column j reads block w + j - 1, whose channel i is
+  (j - 1) * block + i - o away from c. Channels past either end are the
+  convolution's zero padding, as tf.nn.lrn's window stops at the ends.
+  """
+  offsets = (np.arange(3)[:, None, None] * block + np.arange(block)[:, None] -
+             block - np.arange(block))
+  kernel = np.where(np.abs(offsets) <= depth_radius, scale, 0.0)
+  return kernel[None].astype(np.float32)
+
+
+def _banded_lrn(net, depth_radius, bias, alpha, beta):
+  """tf.nn.lrn(net, depth_radius, bias, alpha, beta) from convolutions.
+
+  y = x * d^-beta, d = bias + alpha * (sum of x^2 over the 2 * depth_radius +
+  1 channels around each). The window sum is a convolution over blocks of
+  _LRN_BLOCK channels (_band_kernel): 24 multiply-adds per value, where a
+  dense band matrix over C channels takes C (96 and 256 here). Beta 0.75 is
+  rsqrt(d) * sqrt(rsqrt(d)), cheaper than pow. The gradient reuses d,
+  d^-beta and y:
+
+    dx = dy * d^-beta - 2 * alpha * beta * x * window_sum(dy * y / d),
+
+  the formula of TensorFlow's LRNGrad, with one more window sum (the window
+  is symmetric).
+
+  Args:
+    net: float32 Tensor [batch, height, width, channels], channels a
+      multiple of _LRN_BLOCK, width and channels known; depth_radius at most
+      _LRN_BLOCK.
+    depth_radius, bias, alpha, beta: as tf.nn.lrn's.
+
+  Returns:
+    float32 Tensor of net's shape.
+  """
+  _, _, width, channels = net.shape.as_list()
+  # Rows of blocks: [batch * height, width, blocks, _LRN_BLOCK], a free
+  # reshape of NHWC; every op below works on this view.
+  blocks = [-1, width, channels // _LRN_BLOCK, _LRN_BLOCK]
+  forward = tf.constant(_band_kernel(depth_radius, alpha))
+  backward = tf.constant(_band_kernel(depth_radius, -2.0 * alpha * beta))
+  window_sum = lambda values, kernel: tf.nn.conv2d(
+      values, kernel, strides=[1, 1, 1, 1], padding='SAME')
+
+  @tf.custom_gradient
+  def _normalise(x):
+    """y and its gradient function; d, d^-beta and y are kept for it."""
+    shape = tf.shape(x)
+    x = tf.reshape(x, blocks)
+    # BiasAdd right after the convolution: MKL and grappler fuse the two.
+    d = tf.nn.bias_add(window_sum(tf.square(x), forward),
+                       tf.constant([bias] * _LRN_BLOCK, tf.float32))
+    if beta == 0.75:
+      inverse_root = tf.math.rsqrt(d)
+      scale = inverse_root * tf.sqrt(inverse_root)
+    else:
+      scale = tf.pow(d, -beta)
+    y = x * scale
+
+    def _gradient(dy):
+      dy = tf.reshape(dy, blocks)
+      dx = dy * scale + x * window_sum(dy * y / d, backward)
+      return tf.reshape(dx, shape)
+
+    return tf.reshape(y, shape), _gradient
+
+  return _normalise(net)
 
 
 def _initializers(init, name):

@@ -1,7 +1,10 @@
 """Tests for the network and model_fn: shapes, names, counts, specs, LRN."""
+from unittest import mock
+
 import numpy as np
 import tensorflow as tf
 
+from alexnet_estimator import distribution
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
 
@@ -29,6 +32,26 @@ def _lrn_reference(x, depth_radius, bias, alpha, beta):
     sqr_sum = np.sum(x[..., lo:hi] ** 2, axis=-1)
     out[..., c] = x[..., c] / (bias + alpha * sqr_sum) ** beta
   return out
+
+
+def _lrn_gradient_reference(x, dy, depth_radius, bias, alpha, beta):
+  """NumPy gradient of _lrn_reference with respect to x, given dy, float64.
+
+  With d_c = bias + alpha * sum_{|j-c|<=r} x_j^2 and y_c = x_c * d_c^-beta:
+  dx_j = dy_j * d_j^-beta
+         - 2 * alpha * beta * x_j * sum_{|c-j|<=r} dy_c * x_c * d_c^(-beta-1).
+  """
+  x, dy = x.astype(np.float64), dy.astype(np.float64)
+  channels = x.shape[-1]
+
+  def window_sum(values):
+    return np.stack([
+        values[..., max(0, c - depth_radius):c + depth_radius + 1].sum(-1)
+        for c in range(channels)], axis=-1)
+
+  d = bias + alpha * window_sum(x ** 2)
+  return (dy * d ** -beta -
+          2 * alpha * beta * x * window_sum(dy * x * d ** (-beta - 1)))
 
 # The paper's network (recipe 'paper': 227 input, conv2/4/5 in two groups) and
 # the same with conv_groups=1, for 1000 classes.
@@ -352,10 +375,18 @@ class RecipeNetworkTest(tf.test.TestCase):
       self.assertEqual(_parameter_count(variables), count, overrides)
       pool3 = graph.get_tensor_by_name('pool3/MaxPool:0')
       self.assertEqual(pool3.shape.as_list(), [None] + pool3_shape, overrides)
+      # Each LRN layer's ops sit under its own name scope, whatever
+      # computes it (a trace sums them by scope); tf.nn.lrn is one op.
+      implementation = model_fn_lib.lrn_implementation(
+          params['lrn_convention'], 96)
       lrn_ops = [op for op in graph.get_operations() if op.type == 'LRN']
       self.assertEqual(len(lrn_ops),
-                       0 if params['lrn_convention'] == 'none' else 2,
-                       overrides)
+                       2 if implementation == 'tf.nn.lrn' else 0, overrides)
+      for scope in ('lrn1/', 'lrn2/'):
+        scoped = [op for op in graph.get_operations()
+                  if op.name.startswith(scope)]
+        self.assertEqual(bool(scoped), implementation is not None,
+                         (overrides, scope))
 
   def test_paper_variables_are_grouped(self):
     for data_format in ('channels_last', 'channels_first'):
@@ -493,6 +524,101 @@ class RecipeNetworkTest(tf.test.TestCase):
       self.assertLessEqual(np.abs(value).max(), limit * (1 + 1e-6), name)
       self.assertAllClose(value.std(), limit / np.sqrt(3.0), rtol=0.05,
                           atol=0, msg=name)
+
+
+class LrnImplementationTest(tf.test.TestCase):
+  """Both LRN implementations against NumPy, forward and backward."""
+
+  CONVENTIONS = ('tutorial', 'paper', 'caffe')
+
+  def _implementations(self, settings):
+    """{name: function of an NHWC float32 tensor} for LRN_IMPLEMENTATIONS."""
+    depth_radius, bias, alpha, beta = settings
+    return {
+        'tf.nn.lrn': lambda x: tf.nn.lrn(x, depth_radius, bias, alpha, beta),
+        'banded': lambda x: model_fn_lib._banded_lrn(
+            x, depth_radius, bias, alpha, beta),
+    }
+
+  def test_every_implementation_matches_numpy_with_gradients(self):
+    rng = np.random.RandomState(2)
+    # Large activations so that alpha * sum(a^2) is of the order of k; zeros
+    # as ReLU makes them; 8, 24 and 32 channels: one block, several, and more
+    # channels than any window.
+    for channels in (8, 24, 32):
+      x = rng.uniform(0, 200, size=[2, 3, 5, channels]).astype(np.float32)
+      x[rng.uniform(size=x.shape) < 0.3] = 0.0
+      dy = rng.normal(size=x.shape).astype(np.float32)
+      for convention in self.CONVENTIONS:
+        settings = model_fn_lib.LRN[convention]
+        want = _lrn_reference(x.astype(np.float64), *settings)
+        want_dx = _lrn_gradient_reference(x, dy, *settings)
+        for name, lrn in self._implementations(settings).items():
+          with tf.Graph().as_default() as graph:
+            images = tf.constant(x)
+            y = lrn(images)
+            dx, = tf.gradients(y, images, grad_ys=tf.constant(dy))
+            with self.session(graph=graph) as sess:
+              got, got_dx = sess.run([y, dx])
+          message = (name, convention, channels)
+          self.assertEqual(got.shape, x.shape, message)
+          self.assertAllClose(got, want, rtol=1e-5, atol=1e-6, msg=message)
+          # Gradients to 1e-4 of their scale: an element whose two terms
+          # nearly cancel is small next to its terms' rounding.
+          self.assertAllClose(got_dx, want_dx, rtol=1e-4,
+                              atol=1e-4 * np.abs(want_dx).max(), msg=message)
+
+  def test_banded_equals_tf_nn_lrn_in_the_network(self):
+    # The same initial variables give the same logits and gradients with
+    # either implementation, in both layers (96 and 256 channels).
+    params = params_lib.make_params(num_classes=5, image_size=67)
+    images = np.random.RandomState(4).uniform(
+        -50, 50, size=[2, 67, 67, 3]).astype(np.float32)
+    rng = np.random.RandomState(5)
+    results = {}
+    for name in model_fn_lib.LRN_IMPLEMENTATIONS:
+      with tf.Graph().as_default() as graph:
+        with mock.patch.object(model_fn_lib, 'lrn_implementation',
+                               return_value=name):
+          logits = model_fn_lib.alexnet(tf.constant(images), False, params)
+        self.assertEqual(
+            len([op for op in tf.get_default_graph().get_operations()
+                 if op.type == 'LRN']), 2 if name == 'tf.nn.lrn' else 0)
+        kernel = [v for v in tf.trainable_variables()
+                  if v.op.name == 'conv1/kernel'][0]
+        grad, = tf.gradients(tf.reduce_sum(logits ** 2), [kernel])
+        with self.session(graph=graph) as sess:
+          # The same values in both graphs (op seeds follow the op count).
+          for variable in sorted(tf.trainable_variables(),
+                                 key=lambda v: v.op.name):
+            shape = variable.shape.as_list()
+            variable.load(rng.normal(0, 0.1, shape).astype(np.float32)
+                          if name == 'tf.nn.lrn' else
+                          results['tf.nn.lrn'][2][variable.op.name], sess)
+          values = {v.op.name: sess.run(v) for v in tf.trainable_variables()}
+          results[name] = sess.run([logits, grad]) + [values]
+    logits_a, grad_a, _ = results['tf.nn.lrn']
+    logits_b, grad_b, _ = results['banded']
+    # Relative to their scale: a logit is a sum of terms far larger than
+    # itself, each rounded in float32 by the layers after LRN.
+    self.assertAllClose(logits_a, logits_b, rtol=1e-5,
+                        atol=1e-5 * np.abs(logits_a).max())
+    self.assertAllClose(grad_a, grad_b, rtol=1e-4,
+                        atol=1e-4 * np.abs(grad_a).max())
+
+  def test_choice_by_build_device_and_settings(self):
+    choose = model_fn_lib.lrn_implementation
+    cpu_choice = 'banded' if distribution.mkl_enabled() else 'tf.nn.lrn'
+    self.assertEqual(choose('tutorial', 96, '/device:CPU:0'), cpu_choice)
+    self.assertEqual(choose('tutorial', 256, '/cpu:0'), cpu_choice)
+    # cuDNN on a GPU; MKL-DNN's own LRN for depth_radius 2 on the MKL build.
+    self.assertEqual(choose('tutorial', 96, '/device:GPU:0'), 'tf.nn.lrn')
+    for convention in ('paper', 'caffe'):
+      self.assertEqual(choose(convention, 96, '/cpu:0'), 'tf.nn.lrn')
+    # Channels the blocks do not divide, or not known.
+    self.assertEqual(choose('tutorial', 100, '/cpu:0'), 'tf.nn.lrn')
+    self.assertEqual(choose('tutorial', None, '/cpu:0'), 'tf.nn.lrn')
+    self.assertIsNone(choose('none', 96, '/cpu:0'))
 
 
 class RecipeModelFnTest(tf.test.TestCase):
