@@ -82,6 +82,11 @@ LRN = {
 #     tutorial's depth_radius 5); elsewhere tf.nn.lrn measured as fast or
 #     faster (docs/benchmarks.md).
 LRN_IMPLEMENTATIONS = ('tf.nn.lrn', 'banded')
+# A graph collection: a name of LRN_IMPLEMENTATIONS added to it makes that
+# graph's LRN layers use it instead of the automatic choice. The state lives
+# in the graph being built; scripts/benchmark.py times tf.nn.lrn beside the
+# automatic choice this way, tests both implementations.
+LRN_OVERRIDE = 'alexnet_lrn_implementation'
 # Channels per block of _banded_lrn's window sum: one AVX2 vector of float32,
 # MKL-DNN's own blocking; at least depth_radius, so a block's window reaches
 # into its two neighbours only.
@@ -106,7 +111,8 @@ def lrn_implementation(convention, channels, device=''):
   LRN does not apply (depth_radius other than 2), 'tf.nn.lrn' everywhere
   else: on a GPU (cuDNN), on the stock CPU build, and on the MKL build for
   depth_radius 2. Both compute the same function, so the choice changes
-  speed only, never a checkpoint (LRN has no variables).
+  speed only, never a checkpoint (LRN has no variables). A name in the
+  default graph's LRN_OVERRIDE collection wins.
 
   Args:
     convention: a key of LRN.
@@ -121,6 +127,9 @@ def lrn_implementation(convention, channels, device=''):
   settings = LRN[convention]
   if settings is None:
     return None
+  forced = tf.get_collection(LRN_OVERRIDE)
+  if forced:
+    return forced[-1]
   depth_radius = settings[0]
   on_gpu = ('GPU' in device.upper() if device
             else distribution.visible_gpus() > 0)

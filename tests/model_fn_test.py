@@ -1,6 +1,4 @@
 """Tests for the network and model_fn: shapes, names, counts, specs, LRN."""
-from unittest import mock
-
 import numpy as np
 import tensorflow as tf
 
@@ -578,9 +576,8 @@ class LrnImplementationTest(tf.test.TestCase):
     results = {}
     for name in model_fn_lib.LRN_IMPLEMENTATIONS:
       with tf.Graph().as_default() as graph:
-        with mock.patch.object(model_fn_lib, 'lrn_implementation',
-                               return_value=name):
-          logits = model_fn_lib.alexnet(tf.constant(images), False, params)
+        tf.add_to_collection(model_fn_lib.LRN_OVERRIDE, name)
+        logits = model_fn_lib.alexnet(tf.constant(images), False, params)
         self.assertEqual(
             len([op for op in tf.get_default_graph().get_operations()
                  if op.type == 'LRN']), 2 if name == 'tf.nn.lrn' else 0)
@@ -619,6 +616,12 @@ class LrnImplementationTest(tf.test.TestCase):
     self.assertEqual(choose('tutorial', 100, '/cpu:0'), 'tf.nn.lrn')
     self.assertEqual(choose('tutorial', None, '/cpu:0'), 'tf.nn.lrn')
     self.assertIsNone(choose('none', 96, '/cpu:0'))
+    # The graph's override wins over every rule above.
+    with tf.Graph().as_default():
+      tf.add_to_collection(model_fn_lib.LRN_OVERRIDE, 'banded')
+      self.assertEqual(choose('paper', 96, '/device:GPU:0'), 'banded')
+      self.assertIsNone(choose('none', 96))
+    self.assertEqual(choose('paper', 96, '/cpu:0'), 'tf.nn.lrn')
 
 
 class RecipeModelFnTest(tf.test.TestCase):
