@@ -1,14 +1,17 @@
-"""What the benchmark scripts share: step timers and photo-like test images.
+"""What the benchmark scripts share: step timers, op traces, test images.
 
 scripts/benchmark.py (training, Estimator against tf.Session) and
 scripts/benchmark_input.py (the input pipeline) time training steps the same
 way: `StepTimes` records when each step ends and `images_per_sec` turns the
-steps after a warm-up into a rate. benchmark_input.py and
-benchmark_predict.py feed `photo_like_jpeg` images, which cost about what
-ImageNet's photos cost to decode.
+steps after a warm-up into a rate. `OpTimes` sums the op durations of traced
+steps by op type and by name scope (scripts/benchmark.py's shares of step
+time). benchmark_input.py and benchmark_predict.py feed `photo_like_jpeg`
+images, which cost about what ImageNet's photos cost to decode.
 """
+import collections
 import io
 import os
+import re
 import time
 
 import numpy as np
@@ -63,6 +66,96 @@ class StepTimes(tf.estimator.SessionRunHook):
     if len(self.times) + 1 == self._sync_after:
       sync_disk()
     self.times.append(time.time())
+
+
+# Op-level records of a device in a trace: '/job:.../device:CPU:0'. The
+# '/host:CPU' and '.../stream:...' records repeat the same ops at kernel level.
+_OP_LEVEL_DEVICE = re.compile(r'/device:[A-Za-z_]+:\d+$')
+
+
+def op_type(node_stats):
+  """The op type of a trace record: its timeline label is 'name = Type(...)'.
+
+  After the MKL build's rewrite it is the kernel that ran (_MklConv2D, not
+  Conv2D).
+  """
+  label = node_stats.timeline_label
+  if ' = ' in label:
+    return label.split(' = ', 1)[1].split('(', 1)[0]
+  return node_stats.node_name.split(':')[-1]
+
+
+def in_scopes(node_name, scopes):
+  """True if a component of the op's name is one of `scopes`.
+
+  'lrn1/Square' and its gradient 'gradients/lrn1/IdentityN_grad/mul' are in
+  scope 'lrn1'; 'lrn1_extra/x' and 'conv1/lrn1x' are not.
+  """
+  return any(part in scopes for part in node_name.split('/')[:-1])
+
+
+class OpTimes(object):
+  """Op durations of traced steps, summed by op type, and within `scopes`.
+
+  Durations are each op's compute time (op_start to op_end) as a
+  tf.RunMetadata FULL_TRACE records it, on the op-level records of each
+  device. Ops can overlap (inter-op threads), so shares are of the summed op
+  time, not of the wall time.
+  """
+
+  def __init__(self, scopes):
+    self.scopes = tuple(scopes)
+    self.by_type = collections.Counter()  # op type -> microseconds
+    self.scoped_by_type = collections.Counter()  # the same, within scopes
+    self.steps = 0
+
+  def add(self, run_metadata):
+    """Adds the op times of one traced step (a tf.RunMetadata)."""
+    for device in run_metadata.step_stats.dev_stats:
+      if not _OP_LEVEL_DEVICE.search(device.device):
+        continue
+      for node in device.node_stats:
+        micros = node.op_end_rel_micros - node.op_start_rel_micros
+        kind = op_type(node)
+        self.by_type[kind] += micros
+        if in_scopes(node.node_name, self.scopes):
+          self.scoped_by_type[kind] += micros
+    self.steps += 1
+
+  def update(self, other):
+    """Adds another OpTimes' steps (of the same scopes) to these."""
+    self.by_type.update(other.by_type)
+    self.scoped_by_type.update(other.scoped_by_type)
+    self.steps += other.steps
+
+  @property
+  def total(self):
+    return sum(self.by_type.values())
+
+  def shares(self, counter=None):
+    """[(op type, % of the summed op time)], largest first."""
+    counter = self.by_type if counter is None else counter
+    total = self.total
+    return [(kind, 100.0 * micros / total if total else 0.0)
+            for kind, micros in sorted(counter.items(),
+                                       key=lambda item: (-item[1], item[0]))
+            if micros > 0]
+
+  def scoped_share(self):
+    """% of the summed op time spent within the scopes."""
+    total = self.total
+    return 100.0 * sum(self.scoped_by_type.values()) / total if total else 0.0
+
+
+def trace_steps(session, fetches, steps, scopes):
+  """Runs `fetches` `steps` times with a FULL_TRACE; returns their OpTimes."""
+  times = OpTimes(scopes)
+  options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+  for _ in range(steps):
+    metadata = tf.RunMetadata()
+    session.run(fetches, options=options, run_metadata=metadata)
+    times.add(metadata)
+  return times
 
 
 def photo_like_jpeg(rng, width=500, height=375, grid=(12, 16), quality=90):

@@ -1,4 +1,4 @@
-r"""Training benchmark: Estimator vs plain tf.Session, and share of CPU peak.
+r"""Training benchmark: Estimator vs tf.Session, op-type shares, LRN's cost.
 
   python scripts/benchmark.py [--batch_sizes 32,64] [--steps 30]
   python -m alexnet_estimator.train_benchmark [...]     (the same)
@@ -36,19 +36,51 @@ FLOPs, counted from the layer shapes of the graph (convolutions 2*K*K*Cin*Cout
 *Hout*Wout per group, dense layers 2*in*out; LRN, pooling, bias, ReLU, dropout
 and softmax are not counted).
 
-Each batch size runs --repeats rounds; a round measures the matmul, then both
-modes, in alternating order (session, estimator; estimator, session; ...).
-The two runs of a round are minutes apart while the machine's speed drifts by
-several per cent over tens of minutes, so each round gives one paired ratio
-(estimator / session) and the summary line reports the median of those ratios
-with their range, and the median rate of each mode. Output:
+Where the step's time goes: after its timed steps, each session run traces
+--trace_steps more (tf.RunMetadata, FULL_TRACE) and sums each op's compute
+time by op type (the kernel that ran: _MklConv2D on the MKL build), over all
+rounds. Ops can overlap, so shares are of the summed op time. The LRN share
+is the time of the ops under the name scopes lrn1 and lrn2, forward and
+gradient, whatever implements them (model_fn.lrn_implementation: tf.nn.lrn's
+LRN and LRNGrad, or the banded convolutions and elementwise ops); layout
+conversions the MKL build inserts between ops keep their own types
+(_MklToTf, _MklInputConversion) and are not counted in it.
+
+What LRN costs the whole step: each round also trains the session mode with
+lrn_convention 'none' (the same network without LRN, no other change), right
+next to the session run with LRN, and the with / without ratio of each round
+is paired as the estimator / session one is. Where the LRN layers are not
+tf.nn.lrn (the banded LRN of the MKL build), each round also trains the
+session mode with tf.nn.lrn (model_fn.LRN_OVERRIDE): the training speed
+before and after, paired the same way. --no_lrn_compare skips both.
+
+Each batch size runs --repeats rounds; a round measures the matmul, then the
+modes in alternating order (session, session without LRN, session with
+tf.nn.lrn, estimator; then the reverse; ...). The runs of a round are
+minutes apart while the machine's speed drifts by several per cent over tens
+of minutes, so each round gives one paired ratio (estimator / session) and
+the summary line reports the median of those ratios with their range, and
+the median rate of each mode. Output:
 
   network: forward 2.020 GFLOP/image (2019891456 FLOP) at 224x224, ...
     batch 32 round 1: session 18.2 img/s, estimator 17.9 img/s, ratio 0.984;
     sgemm 201.3 GFLOP/s                                  (one line per round)
+    batch 32 round 1 LRN: with 18.2 img/s, without 21.5 img/s, ratio 0.847
+    batch 32 round 1 LRN banded vs tf.nn.lrn: banded 18.2 img/s, tf.nn.lrn
+    17.1 img/s, ratio 1.064                             (one line per round)
   batch 32: estimator 17.9 img/s, session 18.2 img/s, ratio 0.984 (median of
     4 rounds, 0.962-1.010); sgemm 201.3 GFLOP/s, peak 33.2 img/s, estimator
     at 54% of peak, session at 55% of peak               (one line)
+  batch 32 LRN: with 18.2 img/s, without 21.5 img/s (session), ratio 0.847
+    (median of 4 rounds, 0.840-0.860): LRN takes 15.3% of a step
+  batch 32 LRN banded vs tf.nn.lrn: banded 18.2 img/s, tf.nn.lrn 17.1 img/s
+    (session), ratio 1.064 (median of 4 rounds, 1.050-1.080)
+  batch 32 op types: _MklConv2DBackpropFilter 28.3%, ... (top 8 of the
+    summed op time of 12 traced steps)
+  batch 32 LRN ops (lrn1, lrn2, banded): 4.1% of the summed op time:
+    _MklConv2D 2.0%, ...
+  batch 32 LRN ops (lrn1, lrn2, tf.nn.lrn): 9.0% of the summed op time:
+    LRNGrad 4.8%, LRN 4.2%     (the runs with tf.nn.lrn, where they are run)
 
 Run it on a quiet machine.
 """
@@ -80,6 +112,10 @@ MODES = ('estimator', 'session')
 # needs no input gradient, so 3x overstates the work by conv1's forward, about
 # 3% at 224: the fractions of peak printed are that much generous.)
 TRAINING_FLOPS_FACTOR = 3
+# The name scopes of the network's LRN layers (model_fn.alexnet).
+LRN_SCOPES = ('lrn1', 'lrn2')
+# Op types listed by the op-type line.
+TOP_OP_TYPES = 8
 # params keys the command line can override (flags of the same names).
 _PARAM_FLAGS = ('image_size', 'num_classes', 'recipe', 'data_format',
                 'optimizer', 'lrn_convention', 'conv_groups')
@@ -108,6 +144,9 @@ def forward_flops(params):
     model_fn_lib.alexnet(tf.zeros([1, size, size, 3]), False,
                          dict(params, data_format='channels_last'))
     for op in graph.get_operations():
+      layer = op.name.split('/')[0]
+      if layer in LRN_SCOPES:
+        continue  # the banded LRN's window sums are convolutions too
       if op.type == 'Conv2D':
         kernel_h, kernel_w, depth_in, depth_out = op.inputs[1].shape.as_list()
         _, height, width, _ = op.outputs[0].shape.as_list()
@@ -120,7 +159,6 @@ def forward_flops(params):
         flops = 2 * units_in * units_out
       else:
         continue
-      layer = op.name.split('/')[0]
       if layer not in totals:
         order.append(layer)
         totals[layer] = 0
@@ -213,9 +251,20 @@ def estimator_rate(params, config, warmup_steps, steps, log_every_n_steps):
                                      params['batch_size'])
 
 
-def session_rate(params, config, warmup_steps, steps):
-  """Images/sec of train_op alone, on the Estimator's graph, in a tf.Session."""
+def session_rate(params, config, warmup_steps, steps, trace_steps=0,
+                 lrn_implementation=None):
+  """Images/sec of train_op alone, on the Estimator's graph, in a tf.Session.
+
+  `lrn_implementation`, if set, replaces the automatic one (a name of
+  model_fn.LRN_IMPLEMENTATIONS).
+
+  Returns:
+    (images/sec, benchmarking.OpTimes of `trace_steps` traced steps run
+    after the timed ones, or None without any).
+  """
   with tf.Graph().as_default():
+    if lrn_implementation:
+      tf.add_to_collection(model_fn_lib.LRN_OVERRIDE, lrn_implementation)
     tf.train.get_or_create_global_step()
     with tf.device('/cpu:0'):  # where the Estimator puts its input_fn
       dataset = input_lib.make_synthetic_input_fn(params)()
@@ -231,8 +280,12 @@ def session_rate(params, config, warmup_steps, steps):
       for _ in range(warmup_steps + steps):
         sess.run(spec.train_op)
         timer.step_done()
+      trace = None
+      if trace_steps:
+        trace = benchmarking.trace_steps(sess, spec.train_op, trace_steps,
+                                         LRN_SCOPES)
   return benchmarking.images_per_sec(timer.times, warmup_steps,
-                                     params['batch_size'])
+                                     params['batch_size']), trace
 
 
 def summary_line(batch_size, rates, gemm, training_flops, round_number=None):
@@ -271,6 +324,80 @@ def summary_line(batch_size, rates, gemm, training_flops, round_number=None):
         '%s at %.0f%% of peak' % (mode, 100.0 * median[mode] / peak)
         for mode in rates))
   return line
+
+
+def paired_line(batch_size, title, names, first, second, round_number=None):
+  """Two session-mode variants of a round, or of all rounds, as one line.
+
+  Args:
+    batch_size: int.
+    title: what is compared ('LRN').
+    names: the two variants' names (('with', 'without')).
+    first, second: [images/sec of each round], paired round by round.
+    round_number: for a round's line, its number; the rates are its own.
+
+  Returns:
+    'batch B round R TITLE: N1 X img/s, N2 Y img/s, ratio X/Y' for a round;
+    for all rounds 'batch B TITLE: N1 X img/s, N2 Y img/s (session), ratio
+    R (median of N rounds, LO-HI)', X and Y the median rates, R the median
+    of the rounds' ratios (the paired figure).
+  """
+  ratios = [a / b for a, b in zip(first, second)]
+  line = 'batch %d%s %s: %s %.1f img/s, %s %.1f img/s' % (
+      batch_size, '' if round_number is None else ' round %d' % round_number,
+      title, names[0], statistics.median(first), names[1],
+      statistics.median(second))
+  if round_number is None:
+    line += ' (session)'
+  line += ', ratio %.3f' % statistics.median(ratios)
+  if round_number is None and len(ratios) > 1:
+    line += ' (median of %d rounds, %.3f-%.3f)' % (len(ratios), min(ratios),
+                                                   max(ratios))
+  return line
+
+
+def lrn_line(batch_size, with_lrn, without_lrn, round_number=None):
+  """Training with and without LRN (session mode), as one line.
+
+  paired_line's, titled 'LRN'; the summary of all rounds ends with ': LRN
+  takes S% of a step', S = 100 * (1 - ratio): the share of a step's wall
+  time that goes away without LRN.
+  """
+  line = paired_line(batch_size, 'LRN', ('with', 'without'), with_lrn,
+                     without_lrn, round_number)
+  if round_number is not None:
+    return line
+  ratio = statistics.median([w / n for w, n in zip(with_lrn, without_lrn)])
+  return line + ': LRN takes %.1f%% of a step' % (100.0 * (1.0 - ratio))
+
+
+def op_type_lines(batch_size, times, implementation, top=TOP_OP_TYPES):
+  """Where the step's op time goes, as two lines.
+
+  Args:
+    batch_size: int.
+    times: benchmarking.OpTimes over the traced steps, scopes LRN_SCOPES.
+    implementation: what computes the LRN layers (model_fn
+      .lrn_implementation), or None without LRN.
+    top: how many op types the first line lists.
+
+  Returns:
+    ['batch B op types: TYPE P%, ... (top N of the summed op time of S traced
+    steps)', 'batch B LRN ops (lrn1, lrn2, IMPLEMENTATION): P% of the summed
+    op time: TYPE P%, ...' (its top N types)]; without LRN, only the first.
+  """
+  shares = times.shares()
+  lines = ['batch %d op types: %s (top %d of the summed op time of %d traced '
+           'steps)' % (batch_size, ', '.join(
+               '%s %.1f%%' % item for item in shares[:top]), top,
+                       times.steps)]
+  if implementation is not None:
+    lines.append('batch %d LRN ops (%s, %s): %.1f%% of the summed op time: %s'
+                 % (batch_size, ', '.join(times.scopes), implementation,
+                    times.scoped_share(), ', '.join(
+                        '%s %.1f%%' % item
+                        for item in times.shares(times.scoped_by_type)[:top])))
+  return lines
 
 
 class _Parser(argparse.ArgumentParser):
@@ -343,6 +470,12 @@ def parse_args(argv=None):
   parser.add_argument('--gemm_runs', type=positive, default=10,
                       help='matmuls per round, the fastest counts '
                       '(default 10)')
+  parser.add_argument('--trace_steps', type=_int_at_least(0), default=3,
+                      help='traced steps after each session run, for the '
+                      'op-type shares; 0: none (default 3)')
+  parser.add_argument('--no_lrn_compare', action='store_true',
+                      help='skip the session runs without LRN and with '
+                      'tf.nn.lrn')
   parser.add_argument('--sgemm_only', action='store_true',
                       help='print only the sgemm GFLOP/s and exit')
   parser.add_argument('--recipe', choices=params_lib.RECIPE_NAMES)
@@ -364,6 +497,15 @@ def _make_params(args, batch_size):
 
 def _threads(value):
   return 'TF default' if not value else str(value)
+
+
+def _lrn_implementation(params):
+  """What computes the network's LRN layers here (None without LRN).
+
+  Both layers' channels (96 and 256) are multiples of the banded LRN's
+  blocks, so one answer holds for both.
+  """
+  return model_fn_lib.lrn_implementation(params['lrn_convention'], 96)
 
 
 def main(argv=None):
@@ -407,18 +549,34 @@ def main(argv=None):
         % (args.gemm_size, args.gemm_size,
            ' (and without MKL, the faster counts)'
            if distribution.mkl_enabled() else '', args.gemm_runs))
+  implementation = _lrn_implementation(params)
+  compare_lrn = (implementation is not None and not args.no_lrn_compare and
+                 'session' in args.modes)
+  # Before and after: only where the automatic choice is not tf.nn.lrn.
+  compare_tf_nn_lrn = compare_lrn and implementation != 'tf.nn.lrn'
+  print('LRN: %s%s' % (
+      params['lrn_convention'], ', computed by %s' % implementation
+      if implementation else ''))
   sys.stdout.flush()
 
   modes = [m for m in MODES if m in args.modes]  # printed in this order
   for batch_size in args.batch_sizes:
     params = _make_params(args, batch_size)
     rates = {mode: [] for mode in modes}
+    without_lrn = []
+    with_tf_nn_lrn = []
+    tf_nn_lrn_times = benchmarking.OpTimes(LRN_SCOPES)
+    times = benchmarking.OpTimes(LRN_SCOPES)
     gemm = []
     for round_index in range(args.repeats):
       gemm.append(peak_sgemm_gflops(args.gemm_size, args.gemm_runs, config,
                                     args.intra_op, args.inter_op))
-      # Session first in rounds 1, 3, ..., estimator first in 2, 4, ...
-      order = [m for m in ('session', 'estimator') if m in modes]
+      # Session first in rounds 1, 3, ..., estimator first in 2, 4, ...; the
+      # runs without LRN and with tf.nn.lrn follow the session one, or come
+      # before it, so each pairs with the session run nearest it.
+      order = [m for m in ('session', 'no_lrn', 'tf.nn.lrn', 'estimator')
+               if m in modes or (m == 'no_lrn' and compare_lrn) or
+               (m == 'tf.nn.lrn' and compare_tf_nn_lrn)]
       if round_index % 2:
         order.reverse()
       for mode in order:
@@ -426,13 +584,47 @@ def main(argv=None):
           rates[mode].append(estimator_rate(
               params, config, args.warmup_steps, args.steps,
               args.log_every_n_steps))
+        elif mode == 'session':
+          rate, trace = session_rate(params, config, args.warmup_steps,
+                                     args.steps, args.trace_steps)
+          rates[mode].append(rate)
+          if trace:
+            times.update(trace)
+        elif mode == 'no_lrn':
+          without_lrn.append(session_rate(
+              dict(params, lrn_convention='none'), config, args.warmup_steps,
+              args.steps)[0])
         else:
-          rates[mode].append(session_rate(params, config, args.warmup_steps,
-                                          args.steps))
-      print('  ' + summary_line(batch_size, {m: rates[m][-1:] for m in order},
-                                gemm[-1:], None, round_index + 1))
+          rate, trace = session_rate(params, config, args.warmup_steps,
+                                     args.steps, args.trace_steps,
+                                     lrn_implementation='tf.nn.lrn')
+          with_tf_nn_lrn.append(rate)
+          if trace:
+            tf_nn_lrn_times.update(trace)
+      print('  ' + summary_line(
+          batch_size, {m: rates[m][-1:] for m in order if m in rates},
+          gemm[-1:], None, round_index + 1))
+      if compare_lrn:
+        print('  ' + lrn_line(batch_size, rates['session'][-1:],
+                              without_lrn[-1:], round_index + 1))
+      if compare_tf_nn_lrn:
+        print('  ' + paired_line(
+            batch_size, 'LRN %s vs tf.nn.lrn' % implementation,
+            (implementation, 'tf.nn.lrn'), rates['session'][-1:],
+            with_tf_nn_lrn[-1:], round_index + 1))
       sys.stdout.flush()
     print(summary_line(batch_size, rates, gemm, training))
+    if compare_lrn:
+      print(lrn_line(batch_size, rates['session'], without_lrn))
+    if compare_tf_nn_lrn:
+      print(paired_line(batch_size, 'LRN %s vs tf.nn.lrn' % implementation,
+                        (implementation, 'tf.nn.lrn'), rates['session'],
+                        with_tf_nn_lrn))
+    if times.steps:
+      for line in op_type_lines(batch_size, times, implementation):
+        print(line)
+    if tf_nn_lrn_times.steps:  # before: the LRN share with tf.nn.lrn
+      print(op_type_lines(batch_size, tf_nn_lrn_times, 'tf.nn.lrn')[1])
     sys.stdout.flush()
   return 0
 

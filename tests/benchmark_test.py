@@ -1,5 +1,5 @@
 """Tests of scripts/benchmark.py (alexnet_estimator.train_benchmark): its
-output, its FLOP count and its flags.
+output, its FLOP count, its op traces and its flags.
 
 It asserts what is printed and that the figures agree with each other, never
 how fast: speed is for the benchmark itself, on a quiet machine.
@@ -13,7 +13,11 @@ import sys
 import unittest
 
 import pytest
+import tensorflow as tf
+from tensorflow.core.framework import step_stats_pb2
 
+from alexnet_estimator import benchmarking
+from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import train_benchmark
 
@@ -29,6 +33,26 @@ BATCH_LINE = re.compile(
 ROUND_LINE = re.compile(
     r'^  batch 4 round (\d): (\w+) %s img/s, (\w+) %s img/s, ratio %s; '
     r'sgemm %s GFLOP/s$' % ((_NUMBER,) * 4), re.MULTILINE)
+LRN_ROUND_LINE = re.compile(
+    r'^  batch 4 round (\d) LRN: with %s img/s, without %s img/s, ratio %s$'
+    % ((_NUMBER,) * 3), re.MULTILINE)
+LRN_LINE = re.compile(
+    r'^batch 4 LRN: with %s img/s, without %s img/s \(session\), ratio %s '
+    r'\(median of 2 rounds, %s-%s\): LRN takes (-?[0-9.]+)%% of a step$'
+    % ((_NUMBER,) * 5), re.MULTILINE)
+BEFORE_AFTER_ROUND_LINE = re.compile(
+    r'^  batch 4 round (\d) LRN banded vs tf.nn.lrn: banded %s img/s, '
+    r'tf.nn.lrn %s img/s, ratio %s$' % ((_NUMBER,) * 3), re.MULTILINE)
+BEFORE_AFTER_LINE = re.compile(
+    r'^batch 4 LRN banded vs tf.nn.lrn: banded %s img/s, tf.nn.lrn %s img/s '
+    r'\(session\), ratio %s \(median of 2 rounds, %s-%s\)$'
+    % ((_NUMBER,) * 5), re.MULTILINE)
+OP_TYPES_LINE = re.compile(
+    r'^batch 4 op types: (.*) \(top 8 of the summed op time of (\d+) traced '
+    r'steps\)$', re.MULTILINE)
+LRN_OPS_LINE = re.compile(
+    r'^batch 4 LRN ops \(lrn1, lrn2, ([\w.]+)\): %s%% of the summed op time: '
+    r'(.*)$' % _NUMBER, re.MULTILINE)
 NETWORK_LINE = re.compile(
     r'^network: forward %s GFLOP/image \((\d+) FLOP\) at (\d+)x\d+: .*'
     r'training 3x: %s GFLOP/image$' % (_NUMBER, _NUMBER), re.MULTILINE)
@@ -38,6 +62,12 @@ def _run(*args):
   return subprocess.run([sys.executable, SCRIPT] + list(args),
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         universal_newlines=True, timeout=600)
+
+
+def _shares(listed):
+  """[(op type, share)] of 'TYPE P%, TYPE P%, ...'."""
+  return [(kind, float(share)) for kind, share in
+          re.findall(r'([\w.]+) ([0-9.]+)%', listed)]
 
 
 def _valid(side, kernel, stride):
@@ -144,6 +174,68 @@ class BenchmarkScriptTest(unittest.TestCase):
     self.assertAlmostEqual(est_pct, 100 * estimator / peak, delta=1.0)
     self.assertAlmostEqual(sess_pct, 100 * session / peak, delta=1.0)
 
+    # With and without LRN: each round pairs the session run with one of
+    # the same network without LRN, and the summary follows from them.
+    implementation = re.search(r'(?m)^LRN: tutorial, computed by (\S+)$',
+                               proc.stdout).group(1)
+    lrn_rounds = LRN_ROUND_LINE.findall(proc.stdout)
+    self.assertEqual([r[0] for r in lrn_rounds], ['1', '2'], proc.stdout)
+    self.assertEqual([float(r[1]) for r in lrn_rounds], rates['session'])
+    lrn_ratios = []
+    for _, with_lrn, without_lrn, lrn_ratio in lrn_rounds:
+      self.assertAlmostEqual(float(lrn_ratio),
+                             float(with_lrn) / float(without_lrn), delta=0.01)
+      lrn_ratios.append(float(lrn_ratio))
+    lines = LRN_LINE.findall(proc.stdout)
+    self.assertEqual(len(lines), 1, proc.stdout)
+    with_lrn, without_lrn, lrn_ratio, low, high, takes = [
+        float(x) for x in lines[0]]
+    self.assertAlmostEqual(with_lrn, session, delta=0.1)
+    self.assertAlmostEqual(lrn_ratio, sum(lrn_ratios) / 2, delta=0.002)
+    self.assertEqual((low, high), (min(lrn_ratios), max(lrn_ratios)))
+    self.assertAlmostEqual(takes, 100 * (1 - lrn_ratio), delta=0.1)
+
+    # Op types of the traced steps: 3 per session run, two rounds.
+    op_types = OP_TYPES_LINE.findall(proc.stdout)
+    self.assertEqual(len(op_types), 1, proc.stdout)
+    shares = _shares(op_types[0][0])
+    self.assertEqual(len(shares), 8, op_types)
+    self.assertEqual(int(op_types[0][1]), 6)
+    values = [share for _, share in shares]
+    self.assertEqual(values, sorted(values, reverse=True))
+    self.assertLessEqual(sum(values), 100.1)
+    lrn_ops = LRN_OPS_LINE.findall(proc.stdout)
+    # The second, of the runs with tf.nn.lrn, where those run.
+    self.assertEqual([line[0] for line in lrn_ops], [implementation] + (
+        ['tf.nn.lrn'] if implementation != 'tf.nn.lrn' else []), proc.stdout)
+    _, lrn_share, listed = lrn_ops[0]
+    self.assertGreater(float(lrn_share), 0)
+    self.assertLessEqual(sum(share for _, share in _shares(listed)),
+                         float(lrn_share) + 0.1)
+
+    # Before and after, where the LRN is not tf.nn.lrn (the MKL build's).
+    before_after = BEFORE_AFTER_ROUND_LINE.findall(proc.stdout)
+    summary = BEFORE_AFTER_LINE.findall(proc.stdout)
+    if implementation == 'tf.nn.lrn':
+      self.assertEqual((before_after, summary), ([], []), proc.stdout)
+      return
+    self.assertEqual([r[0] for r in before_after], ['1', '2'], proc.stdout)
+    self.assertEqual([float(r[1]) for r in before_after], rates['session'])
+    ratios = [float(r[3]) for r in before_after]
+    self.assertEqual(len(summary), 1, proc.stdout)
+    self.assertAlmostEqual(float(summary[0][2]), sum(ratios) / 2,
+                           delta=0.002)
+
+  def test_no_lrn_compare_and_no_trace(self):
+    proc = _run('--image_size', '67', '--batch_sizes', '2', '--steps', '1',
+                '--warmup_steps', '1', '--repeats', '1', '--num_classes',
+                '10', '--gemm_size', '64', '--gemm_runs', '1', '--modes',
+                'session', '--no_lrn_compare', '--trace_steps', '0')
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    self.assertRegex(proc.stdout, r'(?m)^batch 2: session [0-9.]+ img/s;')
+    for absent in (' LRN: with', 'op types', 'LRN ops'):
+      self.assertNotIn(absent, proc.stdout)
+
   def test_help(self):
     proc = _run('--help')
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
@@ -188,6 +280,164 @@ class SummaryLineTest(unittest.TestCase):
                      ' peak 10.0 img/s, session at 160% of peak')
 
 
+class LrnLineTest(unittest.TestCase):
+
+  def test_paired_line(self):
+    self.assertEqual(
+        train_benchmark.paired_line(64, 'LRN banded vs tf.nn.lrn',
+                                    ('banded', 'tf.nn.lrn'), [21.0], [20.0],
+                                    1),
+        'batch 64 round 1 LRN banded vs tf.nn.lrn: banded 21.0 img/s, '
+        'tf.nn.lrn 20.0 img/s, ratio 1.050')
+    self.assertEqual(
+        train_benchmark.paired_line(64, 'X', ('a', 'b'), [21.0, 30.0],
+                                    [20.0, 25.0]),
+        'batch 64 X: a 25.5 img/s, b 22.5 img/s (session), ratio 1.125 '
+        '(median of 2 rounds, 1.050-1.200)')
+
+  def test_round_and_summary(self):
+    self.assertEqual(
+        train_benchmark.lrn_line(32, [18.0], [20.0], 2),
+        'batch 32 round 2 LRN: with 18.0 img/s, without 20.0 img/s, '
+        'ratio 0.900')
+    # Paired: the median of the rounds' ratios, not of the median rates.
+    self.assertEqual(
+        train_benchmark.lrn_line(32, [10.0, 18.0, 30.0], [10.0, 20.0, 40.0]),
+        'batch 32 LRN: with 18.0 img/s, without 20.0 img/s (session), ratio '
+        '0.900 (median of 3 rounds, 0.750-1.000): LRN takes 10.0% of a step')
+
+
+def _node(name, kind, micros, start=100):
+  """A trace record as TensorFlow writes one: 'name = Type(inputs)'."""
+  return step_stats_pb2.NodeExecStats(
+      node_name=name, timeline_label='%s = %s(x, y)' % (name, kind),
+      op_start_rel_micros=start, op_end_rel_micros=start + micros)
+
+
+def _metadata(devices):
+  """A tf.RunMetadata of {device name: [NodeExecStats]}."""
+  metadata = tf.RunMetadata()
+  for device, nodes in devices.items():
+    metadata.step_stats.dev_stats.add(device=device, node_stats=nodes)
+  return metadata
+
+
+class OpTimesTest(unittest.TestCase):
+
+  CPU = '/job:localhost/replica:0/task:0/device:CPU:0'
+
+  def test_op_type_and_scopes(self):
+    self.assertEqual(benchmarking.op_type(
+        _node('gradients/lrn1/LRN_grad/LRNGrad', 'LRNGrad', 1)), 'LRNGrad')
+    # A record without a label: 'name:Type'.
+    unlabelled = step_stats_pb2.NodeExecStats(
+        node_name='conv1/Conv2D:_MklConv2D')
+    self.assertEqual(benchmarking.op_type(unlabelled), '_MklConv2D')
+    scopes = ('lrn1', 'lrn2')
+    for name in ('lrn1/LRN', 'lrn2/Conv2D', 'tower/lrn2/mul',
+                 'gradients/lrn1/IdentityN_grad/mul'):
+      self.assertTrue(benchmarking.in_scopes(name, scopes), name)
+    for name in ('lrn1', 'lrn10/LRN', 'conv1/lrn1x', 'pool1/MaxPool',
+                 'Mkl2Tf/_5'):
+      self.assertFalse(benchmarking.in_scopes(name, scopes), name)
+
+  def test_sums_by_type_and_scope_over_steps(self):
+    times = benchmarking.OpTimes(('lrn1', 'lrn2'))
+    step = _metadata({
+        self.CPU: [_node('conv1/Conv2D', 'Conv2D', 600),
+                   _node('lrn1/LRN', 'LRN', 100),
+                   _node('gradients/lrn1/LRN_grad/LRNGrad', 'LRNGrad', 200),
+                   _node('lrn2/mul', 'Mul', 50),
+                   _node('dense1/mul', 'Mul', 50)],
+        # Kernel-level repeats of the same ops: not counted again.
+        '/host:CPU': [_node('conv1/Conv2D', 'Conv2D', 600)],
+        self.CPU + '/stream:all': [_node('lrn1/LRN', 'LRN', 100)],
+    })
+    times.add(step)
+    times.add(step)
+    self.assertEqual(times.steps, 2)
+    self.assertEqual(times.total, 2000)
+    self.assertEqual(times.shares(), [('Conv2D', 60.0), ('LRNGrad', 20.0),
+                                      ('LRN', 10.0), ('Mul', 10.0)])
+    self.assertEqual(times.scoped_share(), 35.0)
+    self.assertEqual(times.shares(times.scoped_by_type),
+                     [('LRNGrad', 20.0), ('LRN', 10.0), ('Mul', 5.0)])
+    other = benchmarking.OpTimes(('lrn1', 'lrn2'))
+    other.add(_metadata({self.CPU: [_node('conv1/Conv2D', 'Conv2D', 2000)]}))
+    times.update(other)
+    self.assertEqual((times.steps, times.total), (3, 4000))
+    self.assertEqual(times.scoped_share(), 17.5)
+
+  def test_op_type_lines(self):
+    times = benchmarking.OpTimes(('lrn1', 'lrn2'))
+    times.add(_metadata({self.CPU: [
+        _node('conv%d/Conv2D' % i, 'Type%d' % i, 150 - 10 * i)
+        for i in range(9)] + [_node('lrn1/mul', 'Mul', 10)]}))
+    lines = train_benchmark.op_type_lines(32, times, 'banded')
+    self.assertEqual(lines, [
+        'batch 32 op types: Type0 15.0%, Type1 14.0%, Type2 13.0%, Type3 '
+        '12.0%, Type4 11.0%, Type5 10.0%, Type6 9.0%, Type7 8.0% (top 8 of '
+        'the summed op time of 1 traced steps)',
+        'batch 32 LRN ops (lrn1, lrn2, banded): 1.0% of the summed op time: '
+        'Mul 1.0%'])
+    self.assertEqual(train_benchmark.op_type_lines(32, times, None),
+                     lines[:1])
+
+
+class TinyTraceTest(tf.test.TestCase):
+  """A real trace of the training step at 67x67, batch 2."""
+
+  def test_lrn_ops_forward_and_backward_are_in_their_scopes(self):
+    params = params_lib.make_params(image_size=67, num_classes=5,
+                                    batch_size=2)
+    config = train_benchmark.session_config(None, None)
+    rate, times = train_benchmark.session_rate(params, config, 1, 1,
+                                               trace_steps=2)
+    self.assertGreater(rate, 0)
+    self.assertEqual(times.steps, 2)
+    self.assertGreater(times.scoped_share(), 0)
+    self.assertLess(times.scoped_share(), 100)
+    self.assertAlmostEqual(sum(share for _, share in times.shares()), 100.0,
+                           places=3)
+    # The LRN ops' types are types of the step, no larger there.
+    for kind, micros in times.scoped_by_type.items():
+      self.assertLessEqual(micros, times.by_type[kind], kind)
+    # Both layers, forward and gradient, whatever computes them.
+    with tf.Graph().as_default() as graph:
+      tf.train.get_or_create_global_step()
+      images = tf.random.uniform([2, 67, 67, 3])
+      spec = model_fn_lib.model_fn(images, tf.zeros([2], tf.int32),
+                                   tf.estimator.ModeKeys.TRAIN, params)
+      with self.session(graph=graph) as sess:
+        sess.run(tf.global_variables_initializer())
+        metadata = tf.RunMetadata()
+        sess.run(spec.train_op, options=tf.RunOptions(
+            trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
+    traced = set()
+    for device in metadata.step_stats.dev_stats:
+      for node in device.node_stats:
+        for scope in ('lrn1', 'lrn2'):
+          if benchmarking.in_scopes(node.node_name, (scope,)):
+            traced.add((scope, node.node_name.startswith('gradients/')))
+    self.assertEqual(traced, {('lrn1', False), ('lrn1', True),
+                              ('lrn2', False), ('lrn2', True)})
+
+  def test_each_implementation_can_be_traced(self):
+    params = params_lib.make_params(image_size=67, num_classes=5,
+                                    batch_size=2)
+    config = train_benchmark.session_config(None, None)
+    kinds = {}
+    for name in model_fn_lib.LRN_IMPLEMENTATIONS:
+      _, times = train_benchmark.session_rate(params, config, 1, 1, 1,
+                                              lrn_implementation=name)
+      kinds[name] = set(times.scoped_by_type)
+    # tf.nn.lrn is LRN and LRNGrad (MKL-DNN's own for depth_radius 2 only);
+    # the banded one is convolutions and elementwise ops.
+    self.assertTrue({'LRN', 'LRNGrad'} <= kinds['tf.nn.lrn'], kinds)
+    self.assertFalse(kinds['banded'] & {'LRN', 'LRNGrad'}, kinds)
+    self.assertTrue(any('Conv2D' in kind for kind in kinds['banded']), kinds)
+
+
 class ParseArgsTest(unittest.TestCase):
 
   def test_defaults(self):
@@ -198,6 +448,8 @@ class ParseArgsTest(unittest.TestCase):
     self.assertIsNone(args.image_size)  # the recipe's: 224 for the tutorial
     self.assertIsNone(args.intra_op)
     self.assertIsNone(args.inter_op)
+    self.assertEqual(args.trace_steps, 3)
+    self.assertFalse(args.no_lrn_compare)
 
   def test_lists_and_modes(self):
     args = train_benchmark.parse_args(['--batch_sizes', '8, 16', '--modes',
