@@ -21,12 +21,13 @@ endef
 # that trains about 1.5x faster here, for `make demo` and the suite's second pass.
 MKL_VENV := .venv-mkl
 MKL_PY := $(MKL_VENV)/bin/python
-# What runs again on the MKL build (about 2 minutes, next to the suite's 8): the network and its
-# kernels (every LRN convention and grouped convolutions against NumPy), preprocessing,
-# devices and threads, export and serving. The rest (files, flags, clusters, plots, packaging,
-# the recipes end to end) does not depend on the build.
-MKL_TESTS := tests/model_fn_test.py tests/preprocessing_test.py tests/distribution_test.py \
-	tests/export_test.py tests/predictor_test.py
+# What runs again on the MKL build: what MKL-DNN replaces (convolutions, pools, LRN and its
+# per-build implementation, dense layers: the network against NumPy), its thread defaults,
+# mirrored training on it, and the export and serving that run that graph. The rest (files,
+# flags, preprocessing's image kernels, clusters, plots, packaging, the recipes end to end)
+# runs the same code on both builds.
+MKL_TESTS := tests/model_fn_test.py tests/export_test.py tests/predictor_test.py \
+	tests/distribution_test.py::CpuThreadingTest tests/distribution_test.py::MirroredEstimatorTest
 
 .PHONY: demo test test-fast venv mkl-venv clean
 
