@@ -43,7 +43,6 @@ the softmax averaged over the views.
 import numpy as np
 import tensorflow as tf
 
-from alexnet_estimator import distribution
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
 from alexnet_estimator import schedule
@@ -103,40 +102,23 @@ NUM_SUMMARY_IMAGES = 4
 DIVERGED = 'non-finite loss or gradients at step'
 
 
-def lrn_implementation(convention, channels, device=''):
+def lrn_implementation(convention):
   """Which of LRN_IMPLEMENTATIONS computes an LRN layer, or None for 'none'.
 
-  The choice is automatic, by what measured fastest in a whole training step
-  (docs/benchmarks.md): 'banded' on the MKL build's CPU when MKL-DNN's own
-  LRN does not apply (depth_radius other than 2), 'tf.nn.lrn' everywhere
-  else: on a GPU (cuDNN), on the stock CPU build, and on the MKL build for
-  depth_radius 2. Both compute the same function, so the choice changes
-  speed only, never a checkpoint (LRN has no variables). A name in the
-  default graph's LRN_OVERRIDE collection wins.
-
-  Args:
-    convention: a key of LRN.
-    channels: int, the layer's channels (`banded` needs a multiple of
-      _LRN_BLOCK), or None if unknown.
-    device: the device the layer is built on ('' if none is set, then a
-      visible GPU means it runs there).
+  'tf.nn.lrn' unless the default graph's LRN_OVERRIDE collection names
+  another. The 'banded' LRN (the same function) is 4-5x faster alone on the
+  MKL build, but measured slower in a whole training step there (17.0
+  against 19.1 images/sec, paired rounds; docs/benchmarks.md), so only the
+  benchmark chooses it, through LRN_OVERRIDE, to compare the two. The choice
+  changes speed only, never a checkpoint (LRN has no variables).
 
   Returns:
     'tf.nn.lrn', 'banded', or None when the convention has no LRN.
   """
-  settings = LRN[convention]
-  if settings is None:
+  if LRN[convention] is None:
     return None
   forced = tf.get_collection(LRN_OVERRIDE)
-  if forced:
-    return forced[-1]
-  depth_radius = settings[0]
-  on_gpu = ('GPU' in device.upper() if device
-            else distribution.visible_gpus() > 0)
-  if (on_gpu or not distribution.mkl_enabled() or depth_radius == 2 or
-      not channels or channels % _LRN_BLOCK or depth_radius > _LRN_BLOCK):
-    return 'tf.nn.lrn'
-  return 'banded'
+  return forced[-1] if forced else 'tf.nn.lrn'
 
 
 def _lrn(net, data_format, convention, name):
@@ -150,9 +132,7 @@ def _lrn(net, data_format, convention, name):
   settings = LRN[convention]
   if settings is None:
     return tf.identity(net, name=name)
-  axis = 1 if data_format == 'channels_first' else 3
-  implementation = lrn_implementation(convention, net.shape[axis].value,
-                                      net.device)
+  implementation = lrn_implementation(convention)
   with tf.name_scope(name) as scope:
     if data_format == 'channels_first':
       net = tf.transpose(net, [0, 2, 3, 1])

@@ -473,6 +473,11 @@ def parse_args(argv=None):
   parser.add_argument('--trace_steps', type=_int_at_least(0), default=3,
                       help='traced steps after each session run, for the '
                       'op-type shares; 0: none (default 3)')
+  parser.add_argument('--lrn_implementation', default='tf.nn.lrn',
+                      choices=model_fn_lib.LRN_IMPLEMENTATIONS,
+                      help='what computes LRN in the timed runs (default '
+                      'tf.nn.lrn, what training uses); another is also '
+                      'timed against tf.nn.lrn, paired')
   parser.add_argument('--no_lrn_compare', action='store_true',
                       help='skip the session runs without LRN and with '
                       'tf.nn.lrn')
@@ -499,13 +504,11 @@ def _threads(value):
   return 'TF default' if not value else str(value)
 
 
-def _lrn_implementation(params):
-  """What computes the network's LRN layers here (None without LRN).
-
-  Both layers' channels (96 and 256) are multiples of the banded LRN's
-  blocks, so one answer holds for both.
-  """
-  return model_fn_lib.lrn_implementation(params['lrn_convention'], 96)
+def _lrn_implementation(params, asked):
+  """What computes the network's LRN layers in the timed runs (or None)."""
+  if model_fn_lib.LRN[params['lrn_convention']] is None:
+    return None
+  return asked
 
 
 def main(argv=None):
@@ -549,7 +552,7 @@ def main(argv=None):
         % (args.gemm_size, args.gemm_size,
            ' (and without MKL, the faster counts)'
            if distribution.mkl_enabled() else '', args.gemm_runs))
-  implementation = _lrn_implementation(params)
+  implementation = _lrn_implementation(params, args.lrn_implementation)
   compare_lrn = (implementation is not None and not args.no_lrn_compare and
                  'session' in args.modes)
   # Before and after: only where the automatic choice is not tf.nn.lrn.
@@ -586,7 +589,8 @@ def main(argv=None):
               args.log_every_n_steps))
         elif mode == 'session':
           rate, trace = session_rate(params, config, args.warmup_steps,
-                                     args.steps, args.trace_steps)
+                                     args.steps, args.trace_steps,
+                                     lrn_implementation=implementation)
           rates[mode].append(rate)
           if trace:
             times.update(trace)

@@ -2,7 +2,6 @@
 import numpy as np
 import tensorflow as tf
 
-from alexnet_estimator import distribution
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
 
@@ -376,7 +375,7 @@ class RecipeNetworkTest(tf.test.TestCase):
       # Each LRN layer's ops sit under its own name scope, whatever
       # computes it (a trace sums them by scope); tf.nn.lrn is one op.
       implementation = model_fn_lib.lrn_implementation(
-          params['lrn_convention'], 96)
+          params['lrn_convention'])
       lrn_ops = [op for op in graph.get_operations() if op.type == 'LRN']
       self.assertEqual(len(lrn_ops),
                        2 if implementation == 'tf.nn.lrn' else 0, overrides)
@@ -603,25 +602,17 @@ class LrnImplementationTest(tf.test.TestCase):
     self.assertAllClose(grad_a, grad_b, rtol=1e-4,
                         atol=1e-4 * np.abs(grad_a).max())
 
-  def test_choice_by_build_device_and_settings(self):
+  def test_tf_nn_lrn_unless_the_graph_asks_for_another(self):
     choose = model_fn_lib.lrn_implementation
-    cpu_choice = 'banded' if distribution.mkl_enabled() else 'tf.nn.lrn'
-    self.assertEqual(choose('tutorial', 96, '/device:CPU:0'), cpu_choice)
-    self.assertEqual(choose('tutorial', 256, '/cpu:0'), cpu_choice)
-    # cuDNN on a GPU; MKL-DNN's own LRN for depth_radius 2 on the MKL build.
-    self.assertEqual(choose('tutorial', 96, '/device:GPU:0'), 'tf.nn.lrn')
-    for convention in ('paper', 'caffe'):
-      self.assertEqual(choose(convention, 96, '/cpu:0'), 'tf.nn.lrn')
-    # Channels the blocks do not divide, or not known.
-    self.assertEqual(choose('tutorial', 100, '/cpu:0'), 'tf.nn.lrn')
-    self.assertEqual(choose('tutorial', None, '/cpu:0'), 'tf.nn.lrn')
-    self.assertIsNone(choose('none', 96, '/cpu:0'))
-    # The graph's override wins over every rule above.
+    for convention in ('tutorial', 'paper', 'caffe'):
+      self.assertEqual(choose(convention), 'tf.nn.lrn')
+    self.assertIsNone(choose('none'))
+    # The graph's override (the benchmark's) wins.
     with tf.Graph().as_default():
       tf.add_to_collection(model_fn_lib.LRN_OVERRIDE, 'banded')
-      self.assertEqual(choose('paper', 96, '/device:GPU:0'), 'banded')
-      self.assertIsNone(choose('none', 96))
-    self.assertEqual(choose('paper', 96, '/cpu:0'), 'tf.nn.lrn')
+      self.assertEqual(choose('paper'), 'banded')
+      self.assertIsNone(choose('none'))
+    self.assertEqual(choose('paper'), 'tf.nn.lrn')
 
 
 class RecipeModelFnTest(tf.test.TestCase):
