@@ -15,6 +15,7 @@ import sys
 from urllib.request import Request
 from urllib.request import urlopen
 
+from alexnet_estimator import log
 from alexnet_estimator import serving
 
 
@@ -36,6 +37,7 @@ def main():
                       headers={'Content-Type': 'application/json'})
     answer = json.loads(urlopen(request).read().decode('utf-8'))
   else:
+    log.quiet()
     predictor = serving.Predictor(args.export_dir)
     answer = predictor.predict_rest(body)
     predictor.close()
