@@ -398,6 +398,15 @@ TrainStages = collections.namedtuple('TrainStages',
                                      ['decode', 'decoded_shape', 'augment'])
 
 
+# The recipes that resize to a resize_side square and crop it: (the square
+# from the image bytes, the scale of its values (1 or 255), their values as
+# the network sees them). Training and evaluation both read it.
+_SQUARE_RECIPES = {
+    'paper': (_resized_central_square, 1.0, _subtract_mean),
+    'caffe': (caffe_resize, 255.0, caffe_normalise),
+}
+
+
 def train_stages(params):
   """The training preprocessing of `params` as decode, then augment.
 
@@ -434,31 +443,19 @@ def train_stages(params):
                                                  random_crop),
         [image_size, image_size, 3], augment_tutorial)
   resize_side = params['resize_side']
-  if params['preprocessing'] == 'caffe':
+  resize, scale, normalise = _SQUARE_RECIPES[params['preprocessing']]
 
-    def augment_caffe(image):
-      image = tf.image.random_crop(image, [image_size, image_size, 3])
-      image = tf.image.random_flip_left_right(image)
-      if lighting > 0:  # its RGB shift is on the 0-1 scale
-        image = pca_lighting(image / 255.0, lighting) * 255.0
-      image = caffe_normalise(image)
-      image.set_shape([image_size, image_size, 3])
-      return image
-    return TrainStages(
-        lambda image_bytes: caffe_resize(image_bytes, resize_side),
-        [resize_side, resize_side, 3], augment_caffe)
-
-  def augment_paper(image):
+  def augment(image):
     image = tf.image.random_crop(image, [image_size, image_size, 3])
     image = tf.image.random_flip_left_right(image)
-    if lighting > 0:
-      image = pca_lighting(image, lighting)
-    image = _subtract_mean(image)
+    if lighting > 0:  # its RGB shift is on the 0-1 scale
+      image = (pca_lighting(image / scale, lighting) * scale if scale != 1
+               else pca_lighting(image, lighting))
+    image = normalise(image)
     image.set_shape([image_size, image_size, 3])
     return image
-  return TrainStages(
-      lambda image_bytes: _resized_central_square(image_bytes, resize_side),
-      [resize_side, resize_side, 3], augment_paper)
+  return TrainStages(lambda image_bytes: resize(image_bytes, resize_side),
+                     [resize_side, resize_side, 3], augment)
 
 
 def train_preprocessor(params):
@@ -512,11 +509,7 @@ def eval_preprocessor(params):
   resize_side = params['resize_side']
   ten = params['eval_crops'] == 10
   shape = output_shape(params, is_training=False)
-  # (the image resize_side gives, its values as the network sees them)
-  resize, normalise = {
-      'caffe': (caffe_resize, caffe_normalise),
-      'paper': (_resized_central_square, _subtract_mean),
-  }[params['preprocessing']]
+  resize, _, normalise = _SQUARE_RECIPES[params['preprocessing']]
 
   def preprocess(image_bytes):
     image = resize(image_bytes, resize_side)
