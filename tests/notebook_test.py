@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import unittest
+from unittest import mock
 
 import nbclient
 import nbformat
@@ -25,10 +26,10 @@ class QuickstartNotebookTest(unittest.TestCase):
     tiny = {'QUICKSTART_REPO': ROOT, 'QUICKSTART_WORK_DIR': work,
             'QUICKSTART_IMAGE_SIZE': '67', 'QUICKSTART_TRAIN_PER_CLASS': '4',
             'QUICKSTART_TRAIN_STEPS': '3'}
-    saved = dict(os.environ)
-    os.environ.update(tiny)  # the kernel inherits this environment
-    self.addCleanup(os.environ.clear)
-    self.addCleanup(os.environ.update, saved)
+    # The kernel inherits this environment; restored whole afterwards.
+    environ = mock.patch.dict(os.environ, tiny)
+    environ.start()
+    self.addCleanup(environ.stop)
     with open(NOTEBOOK) as f:
       notebook = nbformat.read(f, as_version=4)
     for cell in notebook.cells:  # committed without outputs
