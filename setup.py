@@ -38,8 +38,10 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
     # The ILSVRC-2012 class list (imagenet.py): read at run time, never
-    # fetched.
-    package_data={'alexnet_estimator': ['data/imagenet_classes.tsv']},
+    # fetched. The fused LRN kernel's source: compiled on first use, against
+    # the TensorFlow installed (fused_lrn.py).
+    package_data={'alexnet_estimator': ['data/imagenet_classes.tsv',
+                                        'kernels/lrn.cc']},
     python_requires='>=3.6',
     install_requires=INSTALL_REQUIRES,
     extras_require={

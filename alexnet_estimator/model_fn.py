@@ -13,7 +13,9 @@ with Deep Convolutional Neural Networks", NIPS 2012:
   logits num_classes
 
 LRN is tf.nn.lrn(depth_radius=5, bias=2, alpha=1e-4, beta=0.75), as in the
-tutorial (not the paper's n=5, which would be depth_radius=2).
+tutorial (not the paper's n=5, which would be depth_radius=2). Training on the
+CPU computes that same function with a kernel of ours, 5-9x faster than
+TensorFlow's CPU kernels (fused_lrn, lrn_implementation).
 
 Where this differs from the tutorial's code, on purpose:
   * `feature["x"]` there is a typo for `features["x"]`; `train_ops` one for
@@ -40,9 +42,10 @@ conv_groups, init, weight_decay, lr_schedule, ...). Outside training, a batch
 of several views of each image ([B, V, H, W, 3], the paper's 10 crops) gives
 the softmax averaged over the views.
 """
-import numpy as np
 import tensorflow as tf
 
+from alexnet_estimator import distribution
+from alexnet_estimator import fused_lrn
 from alexnet_estimator import params as params_lib
 from alexnet_estimator import preprocessing
 from alexnet_estimator import schedule
@@ -71,25 +74,20 @@ LRN = {
 
 # How each LRN layer is computed (lrn_implementation). Both are the function
 # tf.nn.lrn documents, to float32 rounding, forward and backward.
-#   tf.nn.lrn: TensorFlow's op. Its CPU kernel is Eigen's (a dense band
-#     matrix product, then log and exp), its gradient a scalar loop; the MKL
-#     build swaps in MKL-DNN's LRN, but only for depth_radius 2 (the paper's
-#     and Caffe's); cuDNN's on a GPU.
-#   banded: _banded_lrn, a convolution that sums the window of squares in
-#     blocks of _LRN_BLOCK channels, elementwise ops and a gradient of its
-#     own. Faster on the MKL build where MKL-DNN's LRN does not apply (the
-#     tutorial's depth_radius 5); elsewhere tf.nn.lrn measured as fast or
-#     faster (docs/benchmarks.md).
-LRN_IMPLEMENTATIONS = ('tf.nn.lrn', 'banded')
+#   tf.nn.lrn: TensorFlow's op. Its CPU kernel multiplies by a dense band
+#     matrix (C multiply-adds per value, 96 and 256 here, for a window of
+#     11), its gradient is a scalar loop with a pow inside; the MKL build swaps
+#     in MKL-DNN's LRN, but only for depth_radius 2 (the paper's and Caffe's);
+#     cuDNN's on a GPU.
+#   fused: fused_lrn's kernel, a row of channels at a time (kernels/lrn.cc),
+#     5-9x faster than tf.nn.lrn's CPU kernels forward and backward at
+#     AlexNet's sizes (docs/benchmarks.md). CPU only, built on this machine.
+LRN_IMPLEMENTATIONS = ('tf.nn.lrn', 'fused')
 # A graph collection: a name of LRN_IMPLEMENTATIONS added to it makes that
 # graph's LRN layers use it instead of the automatic choice. The state lives
 # in the graph being built; scripts/benchmark.py times tf.nn.lrn beside the
 # automatic choice this way, tests both implementations.
 LRN_OVERRIDE = 'alexnet_lrn_implementation'
-# Channels per block of _banded_lrn's window sum: one AVX2 vector of float32,
-# MKL-DNN's own blocking; at least depth_radius, so a block's window reaches
-# into its two neighbours only.
-_LRN_BLOCK = 8
 
 # Initial biases of the layers the paper starts at 1 "to accelerate the early
 # stages of learning by providing the ReLUs with positive inputs".
@@ -102,123 +100,68 @@ NUM_SUMMARY_IMAGES = 4
 DIVERGED = 'non-finite loss or gradients at step'
 
 
-def lrn_implementation(convention):
+def lrn_implementation(convention, is_training=True, device=''):
   """Which of LRN_IMPLEMENTATIONS computes an LRN layer, or None for 'none'.
 
-  'tf.nn.lrn' unless the default graph's LRN_OVERRIDE collection names
-  another. The 'banded' LRN (the same function) is 4-5x faster alone on the
-  MKL build, but measured slower in a whole training step there (17.0
-  against 19.1 images/sec, paired rounds; docs/benchmarks.md), so only the
-  benchmark chooses it, through LRN_OVERRIDE, to compare the two. The choice
-  changes speed only, never a checkpoint (LRN has no variables).
+  The default graph's LRN_OVERRIDE collection decides if it names one.
+  Otherwise 'fused' for training on the CPU, where it is faster, and
+  'tf.nn.lrn' for the rest:
+    * graphs that do not train (evaluation, prediction, the export): a
+      SavedModel must run where our kernel is not, in TF Serving;
+    * GPUs (cuDNN's LRN): `device` names a GPU, or names no device while
+      TensorFlow sees a GPU;
+    * depth_radius 2 on the MKL build, which runs MKL-DNN's LRN in its own
+      layout (a kernel of ours there would add layout conversions);
+    * when the kernel cannot be built here (fused_lrn.load logs why).
+  The choice changes speed only, never a checkpoint (LRN has no variables).
+
+  Args:
+    convention: a key of LRN.
+    is_training: whether the graph trains.
+    device: the device of the layer's input ('' when not placed).
 
   Returns:
-    'tf.nn.lrn', 'banded', or None when the convention has no LRN.
+    'tf.nn.lrn', 'fused', or None when the convention has no LRN.
   """
-  if LRN[convention] is None:
+  settings = LRN[convention]
+  if settings is None:
     return None
   forced = tf.get_collection(LRN_OVERRIDE)
-  return forced[-1] if forced else 'tf.nn.lrn'
+  if forced:
+    return forced[-1]
+  on_gpu = ('GPU' in device.upper() if device
+            else bool(distribution.visible_gpus()))
+  if (not is_training or on_gpu or
+      (settings[0] == 2 and distribution.mkl_enabled()) or
+      fused_lrn.load() is None):
+    return 'tf.nn.lrn'
+  return 'fused'
 
 
-def _lrn(net, data_format, convention, name):
+def _lrn(net, data_format, convention, is_training, name):
   """Local response normalisation across channels, as tf.nn.lrn computes it.
 
   Built under the name scope `name` (its gradient under gradients/`name`),
   so a trace can sum its ops whatever computes it; the output is the
-  endpoint `name`. tf.nn.lrn and _banded_lrn take NHWC: channels_first is
+  endpoint `name`. Both implementations take NHWC: channels_first is
   transposed around them.
   """
   settings = LRN[convention]
   if settings is None:
     return tf.identity(net, name=name)
-  implementation = lrn_implementation(convention)
+  implementation = lrn_implementation(convention, is_training, net.device)
+  # The kernel is float32 only (AMP's float16 is a GPU's, where it is not).
+  lrn = (fused_lrn.lrn if implementation == 'fused' and
+         net.dtype == tf.float32 else tf.nn.lrn)
+  depth_radius, bias, alpha, beta = settings
   with tf.name_scope(name) as scope:
     if data_format == 'channels_first':
       net = tf.transpose(net, [0, 2, 3, 1])
-    if implementation == 'banded':
-      net = _banded_lrn(net, *settings)
-    else:
-      depth_radius, bias, alpha, beta = settings
-      net = tf.nn.lrn(net, depth_radius=depth_radius, bias=bias, alpha=alpha,
-                      beta=beta)
+    net = lrn(net, depth_radius=depth_radius, bias=bias, alpha=alpha,
+              beta=beta)
     if data_format == 'channels_first':
       net = tf.transpose(net, [0, 3, 1, 2])
     return tf.identity(net, name=scope)
-
-
-def _band_kernel(depth_radius, scale, block=_LRN_BLOCK):
-  """[1, 3, block, block] kernel of a window sum over channel blocks.
-
-  Seen as [rows, blocks, block] of an NHWC tensor's channels, a SAME
-  convolution with it gives, for channel c = w * block + o of block w,
-  scale * the sum of channels c - depth_radius .. c + depth_radius: the
-  kernel's column j reads block w + j - 1, whose channel i is
-  (j - 1) * block + i - o away from c. Channels past either end are the
-  convolution's zero padding, as tf.nn.lrn's window stops at the ends.
-  """
-  offsets = (np.arange(3)[:, None, None] * block + np.arange(block)[:, None] -
-             block - np.arange(block))
-  kernel = np.where(np.abs(offsets) <= depth_radius, scale, 0.0)
-  return kernel[None].astype(np.float32)
-
-
-def _banded_lrn(net, depth_radius, bias, alpha, beta):
-  """tf.nn.lrn(net, depth_radius, bias, alpha, beta) from convolutions.
-
-  y = x * d^-beta, d = bias + alpha * (sum of x^2 over the 2 * depth_radius +
-  1 channels around each). The window sum is a convolution over blocks of
-  _LRN_BLOCK channels (_band_kernel): 24 multiply-adds per value, where a
-  dense band matrix over C channels takes C (96 and 256 here). Beta 0.75 is
-  rsqrt(d) * sqrt(rsqrt(d)), cheaper than pow. The gradient reuses d,
-  d^-beta and y:
-
-    dx = dy * d^-beta - 2 * alpha * beta * x * window_sum(dy * y / d),
-
-  the formula of TensorFlow's LRNGrad, with one more window sum (the window
-  is symmetric).
-
-  Args:
-    net: float32 Tensor [batch, height, width, channels], channels a
-      multiple of _LRN_BLOCK, width and channels known; depth_radius at most
-      _LRN_BLOCK.
-    depth_radius, bias, alpha, beta: as tf.nn.lrn's.
-
-  Returns:
-    float32 Tensor of net's shape.
-  """
-  _, _, width, channels = net.shape.as_list()
-  # Rows of blocks: [batch * height, width, blocks, _LRN_BLOCK], a free
-  # reshape of NHWC; every op below works on this view.
-  blocks = [-1, width, channels // _LRN_BLOCK, _LRN_BLOCK]
-  forward = tf.constant(_band_kernel(depth_radius, alpha))
-  backward = tf.constant(_band_kernel(depth_radius, -2.0 * alpha * beta))
-  window_sum = lambda values, kernel: tf.nn.conv2d(
-      values, kernel, strides=[1, 1, 1, 1], padding='SAME')
-
-  @tf.custom_gradient
-  def _normalise(x):
-    """y and its gradient function; d, d^-beta and y are kept for it."""
-    shape = tf.shape(x)
-    x = tf.reshape(x, blocks)
-    # BiasAdd right after the convolution: MKL and grappler fuse the two.
-    d = tf.nn.bias_add(window_sum(tf.square(x), forward),
-                       tf.constant([bias] * _LRN_BLOCK, tf.float32))
-    if beta == 0.75:
-      inverse_root = tf.math.rsqrt(d)
-      scale = inverse_root * tf.sqrt(inverse_root)
-    else:
-      scale = tf.pow(d, -beta)
-    y = x * scale
-
-    def _gradient(dy):
-      dy = tf.reshape(dy, blocks)
-      dx = dy * scale + x * window_sum(dy * y / d, backward)
-      return tf.reshape(dx, shape)
-
-    return tf.reshape(y, shape), _gradient
-
-  return _normalise(net)
 
 
 def _initializers(init, name):
@@ -272,7 +215,8 @@ def alexnet(images, is_training, params):
   Args:
     images: float32 Tensor [batch, height, width, 3], NHWC, preprocessed;
       height and width of at least 67.
-    is_training: Python bool; enables dropout.
+    is_training: Python bool; enables dropout, and the fused LRN kernel on
+      the CPU (lrn_implementation).
     params: dict from `params.make_params`; reads 'num_classes',
       'dropout_rate', 'data_format', 'lrn_convention', 'conv_groups' and
       'init'.
@@ -291,10 +235,10 @@ def alexnet(images, is_training, params):
   if data_format == 'channels_first':
     net = tf.transpose(net, [0, 3, 1, 2])
   net = _conv(net, 96, 11, 4, 'valid', 'conv1', params)
-  net = _lrn(net, data_format, lrn, 'lrn1')
+  net = _lrn(net, data_format, lrn, is_training, 'lrn1')
   net = pool(net, 'pool1')
   net = _conv(net, 256, 5, 1, 'same', 'conv2', params, groups)
-  net = _lrn(net, data_format, lrn, 'lrn2')
+  net = _lrn(net, data_format, lrn, is_training, 'lrn2')
   net = pool(net, 'pool2')
   net = _conv(net, 384, 3, 1, 'same', 'conv3', params)
   net = _conv(net, 384, 3, 1, 'same', 'conv4', params, groups)

@@ -42,17 +42,18 @@ time by op type (the kernel that ran: _MklConv2D on the MKL build), over all
 rounds. Ops can overlap, so shares are of the summed op time. The LRN share
 is the time of the ops under the name scopes lrn1 and lrn2, forward and
 gradient, whatever implements them (model_fn.lrn_implementation: tf.nn.lrn's
-LRN and LRNGrad, or the banded convolutions and elementwise ops); layout
-conversions the MKL build inserts between ops keep their own types
+LRN and LRNGrad, or the fused kernel's AlexnetLRN and AlexnetLRNGrad);
+layout conversions the MKL build inserts between ops keep their own types
 (_MklToTf, _MklInputConversion) and are not counted in it.
 
 What LRN costs the whole step: each round also trains the session mode with
 lrn_convention 'none' (the same network without LRN, no other change), right
 next to the session run with LRN, and the with / without ratio of each round
 is paired as the estimator / session one is. Where the LRN layers are not
-tf.nn.lrn (the banded LRN of the MKL build), each round also trains the
-session mode with tf.nn.lrn (model_fn.LRN_OVERRIDE): the training speed
-before and after, paired the same way. --no_lrn_compare skips both.
+tf.nn.lrn (the fused kernel, which training on the CPU uses), each round
+also trains the session mode with tf.nn.lrn (model_fn.LRN_OVERRIDE): the
+training speed before and after, paired the same way. --no_lrn_compare
+skips both.
 
 Each batch size runs --repeats rounds; a round measures the matmul, then the
 modes in alternating order (session, session without LRN, session with
@@ -66,19 +67,19 @@ the median rate of each mode. Output:
     batch 32 round 1: session 18.2 img/s, estimator 17.9 img/s, ratio 0.984;
     sgemm 201.3 GFLOP/s                                  (one line per round)
     batch 32 round 1 LRN: with 18.2 img/s, without 21.5 img/s, ratio 0.847
-    batch 32 round 1 LRN banded vs tf.nn.lrn: banded 18.2 img/s, tf.nn.lrn
-    17.1 img/s, ratio 1.064                             (one line per round)
+    batch 32 round 1 LRN fused vs tf.nn.lrn: fused 21.0 img/s, tf.nn.lrn
+    18.2 img/s, ratio 1.154                             (one line per round)
   batch 32: estimator 17.9 img/s, session 18.2 img/s, ratio 0.984 (median of
     4 rounds, 0.962-1.010); sgemm 201.3 GFLOP/s, peak 33.2 img/s, estimator
     at 54% of peak, session at 55% of peak               (one line)
   batch 32 LRN: with 18.2 img/s, without 21.5 img/s (session), ratio 0.847
     (median of 4 rounds, 0.840-0.860): LRN takes 15.3% of a step
-  batch 32 LRN banded vs tf.nn.lrn: banded 18.2 img/s, tf.nn.lrn 17.1 img/s
-    (session), ratio 1.064 (median of 4 rounds, 1.050-1.080)
+  batch 32 LRN fused vs tf.nn.lrn: fused 21.0 img/s, tf.nn.lrn 18.2 img/s
+    (session), ratio 1.154 (median of 4 rounds, 1.140-1.170)
   batch 32 op types: _MklConv2DBackpropFilter 28.3%, ... (top 8 of the
     summed op time of 12 traced steps)
-  batch 32 LRN ops (lrn1, lrn2, banded): 4.1% of the summed op time:
-    _MklConv2D 2.0%, ...
+  batch 32 LRN ops (lrn1, lrn2, fused): 2.1% of the summed op time:
+    AlexnetLRNGrad 1.2%, AlexnetLRN 0.9%
   batch 32 LRN ops (lrn1, lrn2, tf.nn.lrn): 9.0% of the summed op time:
     LRNGrad 4.8%, LRN 4.2%     (the runs with tf.nn.lrn, where they are run)
 
@@ -100,6 +101,7 @@ from alexnet_estimator import benchmarking
 from alexnet_estimator import cli
 from alexnet_estimator import distribution
 from alexnet_estimator import estimator as estimator_lib
+from alexnet_estimator import fused_lrn
 from alexnet_estimator import hooks as hooks_lib
 from alexnet_estimator import input_fn as input_lib
 from alexnet_estimator import model_fn as model_fn_lib
@@ -146,7 +148,7 @@ def forward_flops(params):
     for op in graph.get_operations():
       layer = op.name.split('/')[0]
       if layer in LRN_SCOPES:
-        continue  # the banded LRN's window sums are convolutions too
+        continue
       if op.type == 'Conv2D':
         kernel_h, kernel_w, depth_in, depth_out = op.inputs[1].shape.as_list()
         _, height, width, _ = op.outputs[0].shape.as_list()
@@ -473,11 +475,12 @@ def parse_args(argv=None):
   parser.add_argument('--trace_steps', type=_int_at_least(0), default=3,
                       help='traced steps after each session run, for the '
                       'op-type shares; 0: none (default 3)')
-  parser.add_argument('--lrn_implementation', default='tf.nn.lrn',
+  parser.add_argument('--lrn_implementation',
                       choices=model_fn_lib.LRN_IMPLEMENTATIONS,
-                      help='what computes LRN in the timed runs (default '
-                      'tf.nn.lrn, what training uses); another is also '
-                      'timed against tf.nn.lrn, paired')
+                      help='what computes LRN in the timed runs (default: '
+                      'what training here uses, model_fn.lrn_implementation'
+                      '); other than tf.nn.lrn, it is also timed against '
+                      'tf.nn.lrn, paired')
   parser.add_argument('--no_lrn_compare', action='store_true',
                       help='skip the session runs without LRN and with '
                       'tf.nn.lrn')
@@ -505,10 +508,15 @@ def _threads(value):
 
 
 def _lrn_implementation(params, asked):
-  """What computes the network's LRN layers in the timed runs (or None)."""
+  """What computes the network's LRN layers in the timed runs (or None).
+
+  `asked`, or else what training on this CPU uses.
+  """
   if model_fn_lib.LRN[params['lrn_convention']] is None:
     return None
-  return asked
+  with tf.Graph().as_default():
+    return asked or model_fn_lib.lrn_implementation(
+        params['lrn_convention'], True, '/cpu:0')
 
 
 def main(argv=None):
@@ -553,6 +561,9 @@ def main(argv=None):
            ' (and without MKL, the faster counts)'
            if distribution.mkl_enabled() else '', args.gemm_runs))
   implementation = _lrn_implementation(params, args.lrn_implementation)
+  if implementation == 'fused' and fused_lrn.load() is None:
+    cli.fail(PROGRAM, '--lrn_implementation fused: the fused LRN kernel '
+             'cannot be built or loaded here (the warning above says why)', 1)
   compare_lrn = (implementation is not None and not args.no_lrn_compare and
                  'session' in args.modes)
   # Before and after: only where the automatic choice is not tf.nn.lrn.

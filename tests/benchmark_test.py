@@ -41,10 +41,10 @@ LRN_LINE = re.compile(
     r'\(median of 2 rounds, %s-%s\): LRN takes (-?[0-9.]+)%% of a step$'
     % ((_NUMBER,) * 5), re.MULTILINE)
 BEFORE_AFTER_ROUND_LINE = re.compile(
-    r'^  batch 4 round (\d) LRN banded vs tf.nn.lrn: banded %s img/s, '
+    r'^  batch 4 round (\d) LRN fused vs tf.nn.lrn: fused %s img/s, '
     r'tf.nn.lrn %s img/s, ratio %s$' % ((_NUMBER,) * 3), re.MULTILINE)
 BEFORE_AFTER_LINE = re.compile(
-    r'^batch 4 LRN banded vs tf.nn.lrn: banded %s img/s, tf.nn.lrn %s img/s '
+    r'^batch 4 LRN fused vs tf.nn.lrn: fused %s img/s, tf.nn.lrn %s img/s '
     r'\(session\), ratio %s \(median of 2 rounds, %s-%s\)$'
     % ((_NUMBER,) * 5), re.MULTILINE)
 OP_TYPES_LINE = re.compile(
@@ -129,11 +129,11 @@ class ForwardFlopsTest(unittest.TestCase):
 class BenchmarkScriptTest(unittest.TestCase):
 
   def test_prints_consistent_figures(self):
-    # The banded LRN, so the paired runs against tf.nn.lrn are printed too.
+    # The tutorial's LRN: the fused kernel on both builds, so the paired
+    # runs against tf.nn.lrn are printed too.
     proc = _run('--image_size', '67', '--batch_sizes', '4', '--steps', '2',
                 '--warmup_steps', '1', '--repeats', '2', '--num_classes',
-                '10', '--gemm_size', '256', '--gemm_runs', '2',
-                '--lrn_implementation', 'banded')
+                '10', '--gemm_size', '256', '--gemm_runs', '2')
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     network = NETWORK_LINE.search(proc.stdout)
     self.assertIsNotNone(network, proc.stdout)
@@ -215,10 +215,11 @@ class BenchmarkScriptTest(unittest.TestCase):
     self.assertLessEqual(sum(share for _, share in _shares(listed)),
                          float(lrn_share) + 0.1)
 
-    # Before and after, where the LRN is not tf.nn.lrn (the MKL build's).
+    # Before and after, where the LRN is not tf.nn.lrn: the automatic
+    # choice, training's.
     before_after = BEFORE_AFTER_ROUND_LINE.findall(proc.stdout)
     summary = BEFORE_AFTER_LINE.findall(proc.stdout)
-    self.assertEqual(implementation, 'banded', proc.stdout)
+    self.assertEqual(implementation, 'fused', proc.stdout)
     self.assertEqual([r[0] for r in before_after], ['1', '2'], proc.stdout)
     self.assertEqual([float(r[1]) for r in before_after], rates['session'])
     ratios = [float(r[3]) for r in before_after]
@@ -284,10 +285,10 @@ class LrnLineTest(unittest.TestCase):
 
   def test_paired_line(self):
     self.assertEqual(
-        train_benchmark.paired_line(64, 'LRN banded vs tf.nn.lrn',
-                                    ('banded', 'tf.nn.lrn'), [21.0], [20.0],
+        train_benchmark.paired_line(64, 'LRN fused vs tf.nn.lrn',
+                                    ('fused', 'tf.nn.lrn'), [21.0], [20.0],
                                     1),
-        'batch 64 round 1 LRN banded vs tf.nn.lrn: banded 21.0 img/s, '
+        'batch 64 round 1 LRN fused vs tf.nn.lrn: fused 21.0 img/s, '
         'tf.nn.lrn 20.0 img/s, ratio 1.050')
     self.assertEqual(
         train_benchmark.paired_line(64, 'X', ('a', 'b'), [21.0, 30.0],
@@ -373,12 +374,12 @@ class OpTimesTest(unittest.TestCase):
     times.add(_metadata({self.CPU: [
         _node('conv%d/Conv2D' % i, 'Type%d' % i, 150 - 10 * i)
         for i in range(9)] + [_node('lrn1/mul', 'Mul', 10)]}))
-    lines = train_benchmark.op_type_lines(32, times, 'banded')
+    lines = train_benchmark.op_type_lines(32, times, 'fused')
     self.assertEqual(lines, [
         'batch 32 op types: Type0 15.0%, Type1 14.0%, Type2 13.0%, Type3 '
         '12.0%, Type4 11.0%, Type5 10.0%, Type6 9.0%, Type7 8.0% (top 8 of '
         'the summed op time of 1 traced steps)',
-        'batch 32 LRN ops (lrn1, lrn2, banded): 1.0% of the summed op time: '
+        'batch 32 LRN ops (lrn1, lrn2, fused): 1.0% of the summed op time: '
         'Mul 1.0%'])
     self.assertEqual(train_benchmark.op_type_lines(32, times, None),
                      lines[:1])
@@ -432,10 +433,10 @@ class TinyTraceTest(tf.test.TestCase):
                                               lrn_implementation=name)
       kinds[name] = set(times.scoped_by_type)
     # tf.nn.lrn is LRN and LRNGrad (MKL-DNN's own for depth_radius 2 only);
-    # the banded one is convolutions and elementwise ops.
+    # the fused one its own two ops.
     self.assertTrue({'LRN', 'LRNGrad'} <= kinds['tf.nn.lrn'], kinds)
-    self.assertFalse(kinds['banded'] & {'LRN', 'LRNGrad'}, kinds)
-    self.assertTrue(any('Conv2D' in kind for kind in kinds['banded']), kinds)
+    self.assertTrue({'AlexnetLRN', 'AlexnetLRNGrad'} <= kinds['fused'], kinds)
+    self.assertFalse(kinds['fused'] & {'LRN', 'LRNGrad'}, kinds)
 
 
 class ParseArgsTest(unittest.TestCase):

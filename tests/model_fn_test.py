@@ -2,6 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
+from alexnet_estimator import distribution
+from alexnet_estimator import fused_lrn
 from alexnet_estimator import model_fn as model_fn_lib
 from alexnet_estimator import params as params_lib
 
@@ -169,10 +171,12 @@ class AlexnetTest(tf.test.TestCase):
   def test_lrn_matches_numpy_reference(self):
     rng = np.random.RandomState(0)
     x = rng.uniform(0, 10, size=[2, 3, 3, 16]).astype(np.float32)
-    got = self.evaluate(model_fn_lib._lrn(tf.constant(x), 'channels_last',
-                                          'tutorial', 'lrn_test'))
     want = _lrn_reference(x, 5, 2.0, 1e-4, 0.75)
-    self.assertAllClose(got, want, rtol=1e-5, atol=1e-6)
+    for is_training in (True, False):  # the fused kernel, then tf.nn.lrn
+      got = self.evaluate(model_fn_lib._lrn(
+          tf.constant(x), 'channels_last', 'tutorial', is_training,
+          'lrn_test'))
+      self.assertAllClose(got, want, rtol=1e-5, atol=1e-6, msg=is_training)
     # The tutorial's settings, not the library defaults, are in force.
     self.assertEqual((model_fn_lib.LRN_DEPTH_RADIUS, model_fn_lib.LRN_BIAS,
                       model_fn_lib.LRN_ALPHA, model_fn_lib.LRN_BETA),
@@ -373,12 +377,15 @@ class RecipeNetworkTest(tf.test.TestCase):
       pool3 = graph.get_tensor_by_name('pool3/MaxPool:0')
       self.assertEqual(pool3.shape.as_list(), [None] + pool3_shape, overrides)
       # Each LRN layer's ops sit under its own name scope, whatever
-      # computes it (a trace sums them by scope); tf.nn.lrn is one op.
+      # computes it (a trace sums them by scope); each is one op forward.
       implementation = model_fn_lib.lrn_implementation(
           params['lrn_convention'])
-      lrn_ops = [op for op in graph.get_operations() if op.type == 'LRN']
-      self.assertEqual(len(lrn_ops),
-                       2 if implementation == 'tf.nn.lrn' else 0, overrides)
+      lrn_ops = [op for op in graph.get_operations()
+                 if op.type in ('LRN', 'AlexnetLRN')]
+      self.assertEqual(len(lrn_ops), 2 if implementation else 0, overrides)
+      for op in lrn_ops:
+        self.assertEqual(op.type, {'tf.nn.lrn': 'LRN', 'fused': 'AlexnetLRN'}
+                         [implementation], overrides)
       for scope in ('lrn1/', 'lrn2/'):
         scoped = [op for op in graph.get_operations()
                   if op.name.startswith(scope)]
@@ -408,16 +415,18 @@ class RecipeNetworkTest(tf.test.TestCase):
     }
     nchw = np.transpose(x, [0, 3, 1, 2])
     for convention, expected in want.items():
-      got = self.evaluate(model_fn_lib._lrn(
-          tf.constant(x), 'channels_last', convention, 'lrn_' + convention))
-      self.assertAllClose(got, expected, rtol=1e-5, atol=1e-6,
-                          msg=convention)
-      # channels_first normalises across axis 1 the same way.
-      got = self.evaluate(model_fn_lib._lrn(
-          tf.constant(nchw), 'channels_first', convention,
-          'lrn_nchw_' + convention))
-      self.assertAllClose(got, np.transpose(expected, [0, 3, 1, 2]),
-                          rtol=1e-5, atol=1e-6, msg=convention)
+      for is_training in (True, False):
+        got = self.evaluate(model_fn_lib._lrn(
+            tf.constant(x), 'channels_last', convention, is_training,
+            'lrn_' + convention))
+        self.assertAllClose(got, expected, rtol=1e-5, atol=1e-6,
+                            msg=(convention, is_training))
+        # channels_first normalises across axis 1 the same way.
+        got = self.evaluate(model_fn_lib._lrn(
+            tf.constant(nchw), 'channels_first', convention, is_training,
+            'lrn_nchw_' + convention))
+        self.assertAllClose(got, np.transpose(expected, [0, 3, 1, 2]),
+                            rtol=1e-5, atol=1e-6, msg=(convention, is_training))
     # On this input the four conventions are far apart from one another
     # (paper and tutorial the closest, 7% apart), far beyond the tolerance.
     names = sorted(want)
@@ -527,37 +536,46 @@ class LrnImplementationTest(tf.test.TestCase):
   """Both LRN implementations against NumPy, forward and backward."""
 
   CONVENTIONS = ('tutorial', 'paper', 'caffe')
+  # Beyond the conventions (all beta 0.75): the fused kernel's other powers,
+  # 0.5 and 1 (by square roots and division) and any other (exp of log).
+  OTHER_SETTINGS = ((3, 1.0, 0.3, 0.6), (2, 0.5, 0.1, 0.5), (1, 1.0, 0.2, 1.0))
 
   def _implementations(self, settings):
     """{name: function of an NHWC float32 tensor} for LRN_IMPLEMENTATIONS."""
     depth_radius, bias, alpha, beta = settings
     return {
         'tf.nn.lrn': lambda x: tf.nn.lrn(x, depth_radius, bias, alpha, beta),
-        'banded': lambda x: model_fn_lib._banded_lrn(
-            x, depth_radius, bias, alpha, beta),
+        'fused': lambda x: fused_lrn.lrn(x, depth_radius, bias, alpha, beta),
     }
 
   def test_every_implementation_matches_numpy_with_gradients(self):
+    self.assertEqual(set(self._implementations(model_fn_lib.LRN['paper'])),
+                     set(model_fn_lib.LRN_IMPLEMENTATIONS))
     rng = np.random.RandomState(2)
+    settings_list = ([model_fn_lib.LRN[c] for c in self.CONVENTIONS] +
+                     list(self.OTHER_SETTINGS))
     # Large activations so that alpha * sum(a^2) is of the order of k; zeros
-    # as ReLU makes them; 8, 24 and 32 channels: one block, several, and more
-    # channels than any window.
-    for channels in (8, 24, 32):
+    # as ReLU makes them; 1, 3 and 8 channels (fewer than a window), 24 and
+    # 96 (more, as in conv1).
+    for channels in (1, 3, 8, 24, 96):
       x = rng.uniform(0, 200, size=[2, 3, 5, channels]).astype(np.float32)
       x[rng.uniform(size=x.shape) < 0.3] = 0.0
       dy = rng.normal(size=x.shape).astype(np.float32)
-      for convention in self.CONVENTIONS:
-        settings = model_fn_lib.LRN[convention]
-        want = _lrn_reference(x.astype(np.float64), *settings)
-        want_dx = _lrn_gradient_reference(x, dy, *settings)
+      for settings in settings_list:
+        if settings[3] != 0.75:  # their alpha suits values of about 1
+          x_in = x / 100.0
+        else:
+          x_in = x
+        want = _lrn_reference(x_in.astype(np.float64), *settings)
+        want_dx = _lrn_gradient_reference(x_in, dy, *settings)
         for name, lrn in self._implementations(settings).items():
           with tf.Graph().as_default() as graph:
-            images = tf.constant(x)
+            images = tf.constant(x_in)
             y = lrn(images)
             dx, = tf.gradients(y, images, grad_ys=tf.constant(dy))
             with self.session(graph=graph) as sess:
               got, got_dx = sess.run([y, dx])
-          message = (name, convention, channels)
+          message = (name, settings, channels)
           self.assertEqual(got.shape, x.shape, message)
           self.assertAllClose(got, want, rtol=1e-5, atol=1e-6, msg=message)
           # Gradients to 1e-4 of their scale: an element whose two terms
@@ -565,7 +583,7 @@ class LrnImplementationTest(tf.test.TestCase):
           self.assertAllClose(got_dx, want_dx, rtol=1e-4,
                               atol=1e-4 * np.abs(want_dx).max(), msg=message)
 
-  def test_banded_equals_tf_nn_lrn_in_the_network(self):
+  def test_fused_equals_tf_nn_lrn_in_the_network(self):
     # The same initial variables give the same logits and gradients with
     # either implementation, in both layers (96 and 256 channels).
     params = params_lib.make_params(num_classes=5, image_size=67)
@@ -577,9 +595,9 @@ class LrnImplementationTest(tf.test.TestCase):
       with tf.Graph().as_default() as graph:
         tf.add_to_collection(model_fn_lib.LRN_OVERRIDE, name)
         logits = model_fn_lib.alexnet(tf.constant(images), False, params)
-        self.assertEqual(
-            len([op for op in tf.get_default_graph().get_operations()
-                 if op.type == 'LRN']), 2 if name == 'tf.nn.lrn' else 0)
+        types = [op.type for op in tf.get_default_graph().get_operations()]
+        self.assertEqual(types.count('LRN'), 2 if name == 'tf.nn.lrn' else 0)
+        self.assertEqual(types.count('AlexnetLRN'), 2 if name == 'fused' else 0)
         kernel = [v for v in tf.trainable_variables()
                   if v.op.name == 'conv1/kernel'][0]
         grad, = tf.gradients(tf.reduce_sum(logits ** 2), [kernel])
@@ -594,7 +612,7 @@ class LrnImplementationTest(tf.test.TestCase):
           values = {v.op.name: sess.run(v) for v in tf.trainable_variables()}
           results[name] = sess.run([logits, grad]) + [values]
     logits_a, grad_a, _ = results['tf.nn.lrn']
-    logits_b, grad_b, _ = results['banded']
+    logits_b, grad_b, _ = results['fused']
     # Relative to their scale: a logit is a sum of terms far larger than
     # itself, each rounded in float32 by the layers after LRN.
     self.assertAllClose(logits_a, logits_b, rtol=1e-5,
@@ -602,17 +620,42 @@ class LrnImplementationTest(tf.test.TestCase):
     self.assertAllClose(grad_a, grad_b, rtol=1e-4,
                         atol=1e-4 * np.abs(grad_a).max())
 
-  def test_tf_nn_lrn_unless_the_graph_asks_for_another(self):
+  def test_fused_for_training_on_the_cpu_only(self):
     choose = model_fn_lib.lrn_implementation
-    for convention in ('tutorial', 'paper', 'caffe'):
-      self.assertEqual(choose(convention), 'tf.nn.lrn')
+    mkl = distribution.mkl_enabled()
+    for convention in self.CONVENTIONS:
+      # MKL-DNN's own LRN takes depth_radius 2 on the MKL build.
+      radius_2 = model_fn_lib.LRN[convention][0] == 2
+      self.assertEqual(choose(convention, True, '/device:CPU:0'),
+                       'tf.nn.lrn' if mkl and radius_2 else 'fused',
+                       convention)
+      # Not trained (evaluation, prediction, the export), or on a GPU.
+      self.assertEqual(choose(convention, False, '/device:CPU:0'),
+                       'tf.nn.lrn')
+      self.assertEqual(choose(convention, True,
+                              '/job:worker/replica:0/task:0/device:GPU:1'),
+                       'tf.nn.lrn')
+    self.assertEqual(choose('tutorial', True, ''), 'fused')  # no GPU here
     self.assertIsNone(choose('none'))
     # The graph's override (the benchmark's) wins.
     with tf.Graph().as_default():
-      tf.add_to_collection(model_fn_lib.LRN_OVERRIDE, 'banded')
-      self.assertEqual(choose('paper'), 'banded')
+      tf.add_to_collection(model_fn_lib.LRN_OVERRIDE, 'tf.nn.lrn')
+      self.assertEqual(choose('tutorial'), 'tf.nn.lrn')
       self.assertIsNone(choose('none'))
-    self.assertEqual(choose('paper'), 'tf.nn.lrn')
+    self.assertEqual(choose('tutorial'), 'fused')
+
+  def test_the_layers_of_a_gpu_and_of_an_export_are_tf_nn_lrn(self):
+    # Graphs only: a GPU graph is built (not run) here.
+    params = params_lib.make_params(num_classes=5, image_size=67)
+    for device, is_training, want in (('/device:GPU:0', True, 'LRN'),
+                                      ('/device:CPU:0', False, 'LRN'),
+                                      ('/device:CPU:0', True, 'AlexnetLRN')):
+      with tf.Graph().as_default() as graph, tf.device(device):
+        model_fn_lib.alexnet(tf.zeros([1, 67, 67, 3]), is_training, params)
+      types = [op.type for op in graph.get_operations()]
+      self.assertEqual(
+          [t for t in types if t in ('LRN', 'AlexnetLRN')], [want] * 2,
+          (device, is_training))
 
 
 class RecipeModelFnTest(tf.test.TestCase):

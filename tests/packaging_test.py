@@ -245,16 +245,26 @@ class FreshVenvTest(unittest.TestCase):
       python = os.path.join(venv, 'bin', 'python')
       _run([python, '-m', 'pip', 'install', '--quiet',
             '--disable-pip-version-check', src + '[cpu-stock]'], cwd=tmp)
-      proc = _run([python, '-c',
-                   'import tensorflow as tf, numpy, google.protobuf, h5py\n'
-                   'import alexnet_estimator.model_fn as m\n'
-                   'print(tf.__version__, m.__file__)\n'
-                   'print(numpy.__version__, google.protobuf.__version__,'
-                   ' h5py.__version__)'], cwd=tmp)
-      versions, companions = proc.stdout.strip().splitlines()[-2:]
+      # The installed package carries the fused LRN kernel's source, and
+      # builds it against the venv's TensorFlow.
+      cache = os.path.join(tmp, 'cache')
+      with mock.patch.dict(os.environ, ALEXNET_ESTIMATOR_CACHE=cache):
+        proc = _run([python, '-c',
+                     'import tensorflow as tf, numpy, google.protobuf, h5py\n'
+                     'import alexnet_estimator.model_fn as m\n'
+                     'from alexnet_estimator import fused_lrn\n'
+                     'fused_lrn.load()\n'
+                     'print(m.lrn_implementation("tutorial", True, "/cpu:0"))\n'
+                     'print(tf.__version__, m.__file__)\n'
+                     'print(numpy.__version__, google.protobuf.__version__,'
+                     ' h5py.__version__)'], cwd=tmp)
+      implementation, versions, companions = (
+          proc.stdout.strip().splitlines()[-3:])
       version, module = versions.split()
       self.assertEqual(version, '1.15.5')
       self.assertTrue(module.startswith(venv), module)  # not the checkout's
+      self.assertEqual(implementation, 'fused', proc.stderr[-2000:])
+      self.assertEqual(len(os.listdir(cache)), 1)
       # The extra's ranges resolve to constraints.txt's pins today.
       pins = _constraints()
       self.assertEqual(companions.split(),

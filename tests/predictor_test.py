@@ -100,6 +100,20 @@ class PredictorTest(tf.test.TestCase):
       self.assertAnswers(predictor.predict(np.stack([self.pixels] * 2)),
                          [self.png, self.png])
 
+  def test_the_export_has_only_tensorflow_ops_though_training_had_ours(self):
+    # TF Serving has no fused LRN kernel: the export computes tf.nn.lrn.
+    from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(self.export_path, 'saved_model.pb'), 'rb') as f:
+      saved.ParseFromString(f.read())
+    types = {node.op for graph in saved.meta_graphs
+             for node in graph.graph_def.node}
+    self.assertIn('LRN', types)
+    self.assertFalse({t for t in types if t.startswith('Alexnet')}, types)
+    # The training graph on this CPU used it.
+    with open(os.path.join(self.model_dir, 'graph.pbtxt')) as f:
+      self.assertIn('op: "AlexnetLRNGrad"', f.read())
+
   def test_the_saved_model_is_loaded_once_and_reused(self):
     load = tf.saved_model.loader.load
     with mock.patch.object(tf.saved_model.loader, 'load',
