@@ -29,7 +29,6 @@ from alexnet_estimator import params as params_lib
 from alexnet_estimator import spec as spec_lib
 from alexnet_estimator import train
 from tests import helpers
-from tests import tfrecords_test
 
 FLAGS = flags.FLAGS
 
@@ -415,9 +414,9 @@ class InputShareTest(tf.test.TestCase):
   def test_tfrecord_shards_are_split_once_between_the_workers(self):
     # One record per shard: a label names its shard.
     data_dir = os.path.join(self.get_temp_dir(), 'records')
-    tfrecords_test.write_imagenet_shards(data_dir, 'train',
+    helpers.write_imagenet_shards(data_dir, 'train',
                                          [[1], [2], [3], [4]])
-    tfrecords_test.write_imagenet_shards(data_dir, 'validation', [[1]])
+    helpers.write_imagenet_shards(data_dir, 'validation', [[1]])
     self._check_shares(lambda task: data_lib.open_data(data_dir, task=task))
 
 

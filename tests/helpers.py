@@ -9,6 +9,8 @@ TensorFlow has them.
 The CLI runs in a subprocess, as users run it (`run_cli`), with the repository
 importable.
 
+TFRecord shards in build_imagenet_data.py's format: `write_imagenet_shards`.
+
 Typical use:
 
   written = helpers.make_tree(self.get_temp_dir(), layout='split',
@@ -265,3 +267,42 @@ def world_readable_dir(test):
   os.chmod(folder, 0o755)
   test.addCleanup(shutil.rmtree, folder, ignore_errors=True)
   return folder
+
+
+# Synsets of a fake 1000-class set (not ImageNet's).
+SYNSETS = ['n%08d' % i for i in range(1000)]
+
+
+def label_jpeg(label):
+  """A solid JPEG of COLOURS[label % 8], 40x30: a record's image."""
+  colour = COLOURS[label % len(COLOURS)]
+  return encode(solid(colour, (40, 30)), 'RGB', 'JPEG')
+
+
+def write_imagenet_shards(root, split, labels_per_shard, bad_label=None,
+                          synsets=SYNSETS):
+  """Writes shards in build_imagenet_data.py's format; returns their labels.
+
+  Labels are 1..1000, synset synsets[label - 1]; each record is a solid JPEG
+  of COLOURS[label % 8]. `bad_label`: that record gets bytes that are not an
+  image.
+  """
+  # Here, not at the top: most users of this module need no TensorFlow.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from alexnet_estimator import build_tfrecords  # pylint: disable=g-import-not-at-top
+  written = []
+  if not os.path.isdir(root):
+    os.makedirs(root)
+  for index, labels in enumerate(labels_per_shard):
+    path = os.path.join(root, '%s-%05d-of-%05d' % (split, index,
+                                                   len(labels_per_shard)))
+    with tf.io.TFRecordWriter(path) as writer:
+      for label in labels:
+        jpeg = label_jpeg(label)
+        if label == bad_label:
+          jpeg = b'\xff\xd8\xff garbage, not a JPEG'
+        writer.write(build_tfrecords.make_example(
+            jpeg, 30, 40, label, synsets[label - 1],
+            'img_%d.JPEG' % label).SerializeToString())
+        written.append(label)
+  return written

@@ -26,40 +26,6 @@ from alexnet_estimator import params as params_lib
 from alexnet_estimator import tfrecords
 from tests import helpers
 
-SYNSETS = ['n%08d' % i for i in range(1000)]  # not ImageNet's
-
-
-def _jpeg(label):
-  colour = helpers.COLOURS[label % len(helpers.COLOURS)]
-  return helpers.encode(helpers.solid(colour, (40, 30)), 'RGB', 'JPEG')
-
-
-def write_imagenet_shards(root, split, labels_per_shard, bad_label=None,
-                          synsets=SYNSETS):
-  """Writes shards in build_imagenet_data.py's format; returns their labels.
-
-  Labels are 1..1000, synset synsets[label - 1]; each record is a solid JPEG
-  of COLOURS[label % 8]. `bad_label`: that record gets bytes that are not an
-  image.
-  """
-  written = []
-  if not os.path.isdir(root):
-    os.makedirs(root)
-  for index, labels in enumerate(labels_per_shard):
-    path = os.path.join(root, '%s-%05d-of-%05d' % (split, index,
-                                                   len(labels_per_shard)))
-    with tf.io.TFRecordWriter(path) as writer:
-      for label in labels:
-        jpeg = _jpeg(label)
-        if label == bad_label:
-          jpeg = b'\xff\xd8\xff garbage, not a JPEG'
-        writer.write(build_tfrecords.make_example(
-            jpeg, 30, 40, label, synsets[label - 1],
-            'img_%d.JPEG' % label).SerializeToString())
-        written.append(label)
-  return written
-
-
 def write_tfds_shards(folder, name, split, labels_per_shard, synsets=None):
   """Writes TFDS-prepared shards: features image, label (0-based), file_name.
 
@@ -77,7 +43,7 @@ def write_tfds_shards(folder, name, split, labels_per_shard, synsets=None):
         file_name = ('%s_%d.JPEG' % (synsets[label], i) if synsets
                      else 'image_%d_%d.jpg' % (index, i))
         writer.write(tf.train.Example(features=tf.train.Features(feature={
-            'image': build_tfrecords._bytes(_jpeg(label)),
+            'image': build_tfrecords._bytes(helpers.label_jpeg(label)),
             'label': build_tfrecords._int64(label),
             'file_name': build_tfrecords._bytes(file_name.encode()),
         })).SerializeToString())
@@ -136,21 +102,21 @@ class DescribeTest(tf.test.TestCase):
 
   def test_counts_names_and_detection(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [[1, 2, 3], [1000, 7]])
-    write_imagenet_shards(root, 'validation', [[1, 1000]])
+    helpers.write_imagenet_shards(root, 'train', [[1, 2, 3], [1000, 7]])
+    helpers.write_imagenet_shards(root, 'validation', [[1, 1000]])
     self.assertTrue(tfrecords.is_tfrecord_dir(root))
     self.assertFalse(tfrecords.is_tfrecord_dir(os.path.join(root, 'none')))
     described = tfrecords.describe(root)
     self.assertEqual((described.num_train, described.num_validation), (5, 2))
     self.assertEqual(described.label_offset, 1)
     self.assertEqual(len(described.class_names), 1000)
-    self.assertEqual(described.class_names[0], SYNSETS[0])
-    self.assertEqual(described.class_names[999], SYNSETS[999])
+    self.assertEqual(described.class_names[0], helpers.SYNSETS[0])
+    self.assertEqual(described.class_names[999], helpers.SYNSETS[999])
     self.assertEqual(described.class_names[5], '6')  # no record names it
 
   def test_labels_file_wins(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [[1, 2]])
+    helpers.write_imagenet_shards(root, 'train', [[1, 2]])
     labels = os.path.join(root, 'synsets.txt')
     with open(labels, 'w') as f:
       f.write('\n'.join('name%d' % i for i in range(1000)) + '\n')
@@ -162,7 +128,7 @@ class DescribeTest(tf.test.TestCase):
 
   def test_truncated_shard_is_counted_to_its_break(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [[1, 2, 3, 4]])
+    helpers.write_imagenet_shards(root, 'train', [[1, 2, 3, 4]])
     path = tfrecords.shards(root, 'train')[0]
     self.assertEqual(tfrecords.scan_shard(path), (4, False))
     with open(path, 'rb') as f:
@@ -178,13 +144,13 @@ class DescribeTest(tf.test.TestCase):
   def test_a_class_missing_from_validation_keeps_its_records_and_name(self):
     # Issue 13, case 1: the classes came from the validation records only.
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [[1, 2, 3, 4] * 4, [4, 1]])
-    write_imagenet_shards(root, 'validation', [[1, 2, 3]])
+    helpers.write_imagenet_shards(root, 'train', [[1, 2, 3, 4] * 4, [4, 1]])
+    helpers.write_imagenet_shards(root, 'validation', [[1, 2, 3]])
     with self.assertLogs('absl', level='WARNING') as logs:
       described = tfrecords.describe(root)
-    self.assertEqual(described.class_names, tuple(SYNSETS[:4]))
+    self.assertEqual(described.class_names, tuple(helpers.SYNSETS[:4]))
     self.assertIn('no validation record', logs.output[0])
-    self.assertIn(SYNSETS[3], logs.output[0])
+    self.assertIn(helpers.SYNSETS[3], logs.output[0])
     params = params_lib.make_params(image_size=67, batch_size=6,
                                     num_classes=4)
     skipped = input_lib.SkippedFiles()
@@ -199,15 +165,15 @@ class DescribeTest(tf.test.TestCase):
     # Issue 13, cases 2 and 3: without dataset_info.json the names were read
     # with tf_record_iterator, which raised DataLossError at the damage.
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [[1, 2, 3, 4]])
-    write_imagenet_shards(root, 'validation', [[1, 2, 3, 4]] * 3)
+    helpers.write_imagenet_shards(root, 'train', [[1, 2, 3, 4]])
+    helpers.write_imagenet_shards(root, 'validation', [[1, 2, 3, 4]] * 3)
     truncated, corrupt, broken = tfrecords.shards(root, 'validation')
     damage(truncated, 2, 'truncate')
     damage(corrupt, 1, 'data')
     damage(broken, 3, 'header')
     with self.assertLogs('absl', level='WARNING') as logs:
       described = tfrecords.describe(root)
-    self.assertEqual(described.class_names, tuple(SYNSETS[:4]))
+    self.assertEqual(described.class_names, tuple(helpers.SYNSETS[:4]))
     # Counted from the headers up to each break, and the record at the
     # break, which reading counts as lost: 2 + 1, 4, 3 + 1.
     self.assertEqual((described.num_train, described.num_validation), (4, 11))
@@ -222,8 +188,8 @@ class DescribeTest(tf.test.TestCase):
     # file keep ImageNet's numbering, 1000 outputs and ImageNet's names.
     root = self.get_temp_dir()
     real = imagenet.synsets()
-    write_imagenet_shards(root, 'train', [[1, 2], [60, 231]], synsets=real)
-    write_imagenet_shards(root, 'validation', [[1, 231]], synsets=real)
+    helpers.write_imagenet_shards(root, 'train', [[1, 2], [60, 231]], synsets=real)
+    helpers.write_imagenet_shards(root, 'validation', [[1, 231]], synsets=real)
     described = tfrecords.describe(root)
     self.assertEqual(described.class_names, imagenet.class_names())
     self.assertEqual(described.class_names[59], imagenet.classes()[59][1])
@@ -232,13 +198,13 @@ class DescribeTest(tf.test.TestCase):
     root = self.get_temp_dir()
     # Labels 1..3 for ImageNet's classes 5, 7 and 9: not ImageNet's order.
     shuffled = [imagenet.synsets()[i] for i in (5, 7, 9)]
-    write_imagenet_shards(root, 'train', [[1, 2, 3]], synsets=shuffled)
-    write_imagenet_shards(root, 'validation', [[1, 2, 3]], synsets=shuffled)
+    helpers.write_imagenet_shards(root, 'train', [[1, 2, 3]], synsets=shuffled)
+    helpers.write_imagenet_shards(root, 'validation', [[1, 2, 3]], synsets=shuffled)
     self.assertEqual(tfrecords.describe(root).class_names, tuple(shuffled))
 
   def test_imagenet_synsets_in_dataset_info_get_their_names(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [[1, 2]])
+    helpers.write_imagenet_shards(root, 'train', [[1, 2]])
     tfrecords.write_info(root, {'class_names': list(imagenet.synsets()),
                                 'label_offset': 1,
                                 'num_records': {'train': 2,
@@ -264,9 +230,9 @@ class LayoutTest(tf.test.TestCase):
   def test_imagenet_to_gcs_layout_from_its_root_or_its_train_folder(self):
     # Issue 13, case 4: OUT/train/train-* and OUT/validation/validation-*.
     root = os.path.join(self.get_temp_dir(), 'out')
-    write_imagenet_shards(os.path.join(root, 'train'), 'train',
+    helpers.write_imagenet_shards(os.path.join(root, 'train'), 'train',
                           [[1, 2], [3, 1]])
-    write_imagenet_shards(os.path.join(root, 'validation'), 'validation',
+    helpers.write_imagenet_shards(os.path.join(root, 'validation'), 'validation',
                           [[1, 2, 3]])
     for data_dir in (root, os.path.join(root, 'train')):
       layout = tfrecords.find_layout(data_dir)
@@ -274,15 +240,15 @@ class LayoutTest(tf.test.TestCase):
       self.assertEqual(layout.validation, tfrecords.shards(
           os.path.join(root, 'validation'), 'validation'))
       source = data_lib.open_data(data_dir)
-      self.assertEqual(source.class_names, tuple(SYNSETS[:3]))
+      self.assertEqual(source.class_names, tuple(helpers.SYNSETS[:3]))
       self.assertEqual((source.num_train, source.num_validation), (4, 3))
       self.assertIn('imagenet_to_gcs layout', source.description)
       self.assertEqual(self._labels(source, 3), [0, 1, 2])
 
   def test_flat_layout(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [[1, 2]])
-    write_imagenet_shards(root, 'validation', [[2, 1]])
+    helpers.write_imagenet_shards(root, 'train', [[1, 2]])
+    helpers.write_imagenet_shards(root, 'validation', [[2, 1]])
     self.assertEqual(tfrecords.find_layout(root).kind, 'flat')
     self.assertIsNone(tfrecords.find_layout(os.path.join(root, 'none')))
 
@@ -346,7 +312,7 @@ class ReadRecordsTest(tf.test.TestCase):
 
   def test_each_kind_of_damage(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [list(range(1, 7))] * 3)
+    helpers.write_imagenet_shards(root, 'train', [list(range(1, 7))] * 3)
     corrupt, broken, truncated = tfrecords.shards(root, 'train')
     damage(corrupt, 2, 'data')
     damage(broken, 2, 'header')
@@ -373,7 +339,7 @@ class TFRecordInputTest(tf.test.TestCase):
 
   def test_eval_reads_every_record_once_and_skips_bad_ones(self):
     root = self.get_temp_dir()
-    labels = write_imagenet_shards(
+    labels = helpers.write_imagenet_shards(
         root, 'validation', [[1, 2, 3, 4], [5, 6, 7], [8, 9, 1000]],
         bad_label=6)
     skipped = input_lib.SkippedFiles()
@@ -388,7 +354,7 @@ class TFRecordInputTest(tf.test.TestCase):
 
   def test_truncated_shard_ends_that_shard_only(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'validation', [[1, 2, 3], [4, 5, 6]])
+    helpers.write_imagenet_shards(root, 'validation', [[1, 2, 3], [4, 5, 6]])
     path = tfrecords.shards(root, 'validation')[0]
     with open(path, 'rb') as f:
       data = f.read()
@@ -407,7 +373,7 @@ class TFRecordInputTest(tf.test.TestCase):
     # Issue 13, case 3: one flipped byte in record 3 of a 20-record shard
     # lost the rest of the shard, silently.
     root = self.get_temp_dir()
-    labels = write_imagenet_shards(root, 'validation',
+    labels = helpers.write_imagenet_shards(root, 'validation',
                                    [list(range(1, 21)), [21, 22]])
     shard = tfrecords.shards(root, 'validation')[0]
     damage(shard, 3, 'data')
@@ -427,7 +393,7 @@ class TFRecordInputTest(tf.test.TestCase):
 
   def test_training_reads_past_a_corrupt_record_every_epoch(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [list(range(1, 17))])
+    helpers.write_imagenet_shards(root, 'train', [list(range(1, 17))])
     shard = tfrecords.shards(root, 'train')[0]
     damage(shard, 5, 'data')
     skipped = input_lib.SkippedFiles()
@@ -446,7 +412,7 @@ class TFRecordInputTest(tf.test.TestCase):
 
   def test_a_broken_shard_loses_its_rest_counted_from_its_known_size(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'validation', [[1, 2, 3, 4, 5, 6], [7]])
+    helpers.write_imagenet_shards(root, 'validation', [[1, 2, 3, 4, 5, 6], [7]])
     broken, whole = tfrecords.shards(root, 'validation')
     damage(broken, 2, 'header')
     for shard_records, lost in (({broken: 6, whole: 1}, 4), (None, 1)):
@@ -461,7 +427,7 @@ class TFRecordInputTest(tf.test.TestCase):
 
   def test_a_label_outside_the_classes_is_skipped_for_that_reason(self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'validation', [[1, 5, 2]])
+    helpers.write_imagenet_shards(root, 'validation', [[1, 5, 2]])
     skipped = input_lib.SkippedFiles()
     with self.assertLogs('absl', level='WARNING') as logs:
       ds = input_lib.make_tfrecord_input_fn(
@@ -477,7 +443,7 @@ class TFRecordInputTest(tf.test.TestCase):
   def test_training_with_random_crop_repeats_and_each_pipeline_has_its_part(
       self):
     root = self.get_temp_dir()
-    write_imagenet_shards(root, 'train', [[1, 2], [3, 4], [5, 6], [7, 8]])
+    helpers.write_imagenet_shards(root, 'train', [[1, 2], [3, 4], [5, 6], [7, 8]])
     shards = tfrecords.shards(root, 'train')
     params = self._params(batch_size=2, random_crop=True, shuffle_buffer=4,
                           cache_input=True, datasets_num_private_threads=2)
@@ -509,9 +475,9 @@ class FakeImagenetEndToEndTest(tf.test.TestCase):
     self.addCleanup(shutil.rmtree, root, True)
     data_dir = os.path.join(root, 'imagenet')
     os.makedirs(data_dir)
-    write_imagenet_shards(data_dir, 'train', [[1, 500, 1000, 2],
+    helpers.write_imagenet_shards(data_dir, 'train', [[1, 500, 1000, 2],
                                               [3, 999, 4, 5]])
-    validation = write_imagenet_shards(data_dir, 'validation',
+    validation = helpers.write_imagenet_shards(data_dir, 'validation',
                                        [[1, 2, 1000], [500, 3]])
     model_dir = os.path.join(root, 'model')
     code, stdout, stderr = helpers.run_cli(
@@ -527,7 +493,7 @@ class FakeImagenetEndToEndTest(tf.test.TestCase):
     with open(os.path.join(model_dir, 'alexnet_model.json')) as f:
       names = json.load(f)['class_names']
     self.assertEqual(len(names), 1000)
-    self.assertEqual(names[499], SYNSETS[499])
+    self.assertEqual(names[499], helpers.SYNSETS[499])
 
 
 if __name__ == '__main__':
