@@ -26,7 +26,7 @@ MKL_PY := $(MKL_VENV)/bin/python
 # mirrored training on it, and the export and serving that run that graph. The rest (files,
 # flags, preprocessing's image kernels, clusters, plots, packaging, the recipes end to end)
 # runs the same code on both builds.
-MKL_TESTS := tests/model_fn_test.py tests/fused_lrn_test.py tests/export_test.py tests/predictor_test.py \
+MKL_TESTS := tests/model_fn_test.py tests/fused_lrn_test.py::OpTest tests/export_test.py tests/predictor_test.py \
 	tests/distribution_test.py::CpuThreadingTest tests/distribution_test.py::MirroredEstimatorTest
 
 .PHONY: demo test test-fast venv mkl-venv clean
