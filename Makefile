@@ -23,11 +23,13 @@ MKL_VENV := .venv-mkl
 MKL_PY := $(MKL_VENV)/bin/python
 # What runs again on the MKL build: what MKL-DNN replaces (convolutions, pools, LRN and its
 # per-build implementation, dense layers: the network against NumPy), its thread defaults,
-# mirrored training on it, and the export and serving that run that graph. The rest (files,
-# flags, preprocessing's image kernels, clusters, plots, packaging, the recipes end to end)
+# mirrored training on it, synchronous training across processes (its all-reduce meets MKL's
+# tensors), and the export and serving that run that graph. The rest (files, flags,
+# preprocessing's image kernels, parameter-server clusters, plots, packaging, the recipes end to end)
 # runs the same code on both builds.
 MKL_TESTS := tests/model_fn_test.py tests/fused_lrn_test.py::OpTest tests/export_test.py tests/predictor_test.py \
-	tests/distribution_test.py::CpuThreadingTest tests/distribution_test.py::MirroredEstimatorTest
+	tests/distribution_test.py::CpuThreadingTest tests/distribution_test.py::MirroredEstimatorTest \
+	tests/distribution_test.py::MultiWorkerDevicesTest tests/cluster_test.py::MultiWorkerClusterTest
 
 .PHONY: demo test test-fast venv mkl-venv clean
 

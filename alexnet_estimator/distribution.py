@@ -155,10 +155,40 @@ def make_strategy(devices):
     raise ValueError('MultiWorkerMirroredStrategy needs TF_CONFIG in the '
                      'environment')
   communication = tf.distribute.experimental.CollectiveCommunication
-  return tf.distribute.experimental.MultiWorkerMirroredStrategy(
+  strategy = tf.distribute.experimental.MultiWorkerMirroredStrategy(
       communication={None: communication.AUTO, 'ring': communication.RING,
                      'nccl': communication.NCCL}[
                          devices.multi_worker.all_reduce_alg])
+  if mkl_enabled():
+    _without_scoped_allocator(strategy)
+  return strategy
+
+
+def _without_scoped_allocator(strategy):
+  """Keeps grappler's scoped allocator off in the strategy's sessions.
+
+  MultiWorkerMirroredStrategy turns it on, to merge its all-reduces into one
+  buffer. On the MKL build the first step then fails with 'Upper bound check
+  fail for input 1 from node gradients/conv1/Conv2D_grad/Conv2DBackpropFilter
+  to node scoped_allocator_concat_...' (tensorflow/tensorflow#26725, #34213;
+  Intel's fix, tensorflow#28265, is not in intel-tensorflow 1.15.2). Without
+  it each gradient is all-reduced on its own: the same sums. Every session
+  config the strategy touches (configure, update_config_proto) goes through
+  the method replaced here, on this strategy object only.
+  """
+  extended = strategy.extended
+  update = extended._update_config_proto  # pylint: disable=protected-access
+
+  def _update_config_proto(config_proto):
+    updated = update(config_proto)
+    # Unset, not OFF: TF 1.15's grappler runs the optimizer for any value
+    # but DEFAULT (`if (cfg_.scoped_allocator_optimization())`).
+    rewrite_options = updated.graph_options.rewrite_options
+    rewrite_options.ClearField('scoped_allocator_optimization')
+    rewrite_options.ClearField('scoped_allocator_opts')
+    return updated
+
+  extended._update_config_proto = _update_config_proto  # pylint: disable=protected-access
 
 
 def get_strategy(name, num_gpus, virtual_cpus=1):

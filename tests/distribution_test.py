@@ -4,6 +4,7 @@ Without GPUs, MirroredStrategy runs over virtual CPU devices (the session
 splits the CPU in two): the multi-device path, all-reduce included, is tried
 here on 67x67 images and a few steps.
 """
+import copy
 import glob
 import json
 import os
@@ -277,6 +278,24 @@ class MultiWorkerDevicesTest(tf.test.TestCase):
         self.assertEqual(config.experimental.collective_nccl, nccl, alg)
         self.assertEqual(config.experimental.collective_group_leader,
                          '/job:chief/replica:0/task:0')
+        # TensorFlow's scoped allocator merges the all-reduces; on the MKL
+        # build it fails the first step, so it is left unset there (any
+        # other value, OFF included, turns it on in TF 1.15's grappler).
+        rewrite = config.graph_options.rewrite_options
+        toggle = type(rewrite).Toggle
+        if distribution.mkl_enabled():
+          self.assertEqual(rewrite.scoped_allocator_optimization,
+                           toggle.Value('DEFAULT'))
+          self.assertEqual(list(rewrite.scoped_allocator_opts.enable_op), [])
+        else:
+          self.assertEqual(rewrite.scoped_allocator_optimization,
+                           toggle.Value('ON'))
+        # The same for a copy, as the distribute coordinator makes.
+        copied = tf.ConfigProto()
+        copy.deepcopy(strategy).configure(session_config=copied)
+        self.assertEqual(copied.graph_options.rewrite_options
+                         .scoped_allocator_optimization,
+                         rewrite.scoped_allocator_optimization)
 
 
 class CpuThreadingTest(tf.test.TestCase):
