@@ -143,7 +143,7 @@ KEYS = collections.OrderedDict([
                           'every layer.' % ','.join(LAYERS))),
     ('eval_crops', (1, 'Views per image in evaluation, prediction and the '
                     'export: 1 (centre) or 10 (corners, centre and mirrors, '
-                    'softmax averaged; paper preprocessing).')),
+                    'softmax averaged; paper or caffe preprocessing).')),
 ])
 
 DEFAULTS = {key: default for key, (default, _) in KEYS.items()}
@@ -288,9 +288,9 @@ def _validate(p):
   _check(layers is not None and layers and set(layers) <= set(LAYERS),
          'trainable_layers', 'must be all or comma-separated layers of %s, '
          'got %r' % (', '.join(LAYERS), p['trainable_layers']))
-  _check(p['eval_crops'] == 1 or p['preprocessing'] == 'paper', 'eval_crops',
-         '10 needs preprocessing paper (the tutorial\'s resize leaves '
-         'nothing to crop)')
+  _check(p['eval_crops'] == 1 or p['preprocessing'] in ('paper', 'caffe'),
+         'eval_crops', '10 needs preprocessing paper or caffe (the '
+         'tutorial\'s resize leaves nothing to crop)')
 
 
 def resolve(overrides=None, description=None, data_classes=None,

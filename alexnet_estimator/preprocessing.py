@@ -503,7 +503,7 @@ def eval_preprocessor(params):
   image_size = params['image_size']
   if params['preprocessing'] == 'tutorial':
     if params['eval_crops'] != 1:
-      raise ValueError('eval_crops %r needs preprocessing paper'
+      raise ValueError('eval_crops %r needs preprocessing paper or caffe'
                        % (params['eval_crops'],))
     return lambda image_bytes: preprocess_image(image_bytes, image_size)
   resize_side = params['resize_side']

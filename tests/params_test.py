@@ -36,6 +36,15 @@ class MakeParamsTest(unittest.TestCase):
         params_lib.make_params({key: value})
       self.assertEqual(caught.exception.key, key)
 
+  def test_ten_crops_need_a_preprocessing_that_crops(self):
+    for preprocessing in ('paper', 'caffe'):
+      self.assertEqual(params_lib.make_params(
+          preprocessing=preprocessing, eval_crops=10)['eval_crops'], 10)
+    with self.assertRaises(params_lib.ParamError) as caught:
+      params_lib.make_params(eval_crops=10)  # the tutorial's resize
+    self.assertEqual(caught.exception.key, 'eval_crops')
+    self.assertIn('paper or caffe', str(caught.exception))
+
   def test_class_names(self):
     params = params_lib.make_params(num_classes=2, class_names=['x', 'y'])
     self.assertEqual(params_lib.class_names(params), ('x', 'y'))

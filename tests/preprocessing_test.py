@@ -689,8 +689,8 @@ class CaffePreprocessingTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.named_parameters(('one_crop', 1), ('ten_crops', 10))
   def test_shapes_and_stages(self, eval_crops):
-    # eval_crops 10 is built directly: params allow it with paper only.
-    params = dict(_caffe(), eval_crops=eval_crops)
+    # eval_crops 10 is Caffe's oversampling: corners, centre, mirrors.
+    params = _caffe(eval_crops=eval_crops)
     data = tf.constant(helpers.encode(helpers.solid(RGB, (90, 80)), 'RGB',
                                       'JPEG'))
     stages = preprocessing.train_stages(params)

@@ -89,7 +89,7 @@ class ValidationBeforeAnyWriteTest(tf.test.TestCase):
     common = ['--data_dir', os.path.join(self.root, 'no_such_data'),
               '--model_dir', os.path.join(self.root, 'm')]
     self.assertRefused(['--conv_groups', '3'], '--conv_groups', '3', *common)
-    self.assertRefused(['--eval_crops', 'preprocessing paper'],
+    self.assertRefused(['--eval_crops', 'preprocessing paper or caffe'],
                        '--eval_crops', '10', *common)
     self.assertRefused(['--resize_side', '227'], '--recipe', 'paper',
                        '--resize_side', '200', *common)
