@@ -98,8 +98,8 @@ def library_path():
   except OSError as e:
     raise BuildError('cannot read the kernel\'s source %s (%s); reinstall '
                      'the package' % (SOURCE, e.strerror or e))
-  for part in [tf.__version__, tf.__git_version__, tf.sysconfig.get_lib()
-               ] + _command('-'):
+  # The command holds the compiler, the flags and TensorFlow's own paths.
+  for part in [tf.__version__, tf.__git_version__] + _command('-'):
     digest.update(part.encode('utf-8') + b'\0')
   return os.path.join(cache_dir(), 'lrn-%s.so' % digest.hexdigest()[:16])
 

@@ -53,13 +53,18 @@ Status SameShape(InferenceContext* c) {
 
 }  // namespace
 
+// tf.nn.lrn's attributes and defaults, which both ops take (LrnBase reads
+// them).
+#define ALEXNET_LRN_ATTRS                  \
+  Attr("depth_radius: int >= 0 = 5")       \
+      .Attr("bias: float = 1.0")           \
+      .Attr("alpha: float = 1.0")          \
+      .Attr("beta: float = 0.5")
+
 REGISTER_OP("AlexnetLRN")
     .Input("input: float")
     .Output("output: float")
-    .Attr("depth_radius: int >= 0 = 5")
-    .Attr("bias: float = 1.0")
-    .Attr("alpha: float = 1.0")
-    .Attr("beta: float = 0.5")
+    .ALEXNET_LRN_ATTRS
     .SetShapeFn(SameShape)
     .Doc("tf.nn.lrn on an NHWC float32 tensor, computed row by row.");
 
@@ -67,12 +72,11 @@ REGISTER_OP("AlexnetLRNGrad")
     .Input("input_grads: float")
     .Input("input_image: float")
     .Output("output: float")
-    .Attr("depth_radius: int >= 0 = 5")
-    .Attr("bias: float = 1.0")
-    .Attr("alpha: float = 1.0")
-    .Attr("beta: float = 0.5")
+    .ALEXNET_LRN_ATTRS
     .SetShapeFn(SameShape)
     .Doc("The gradient of AlexnetLRN at input_image for input_grads.");
+
+#undef ALEXNET_LRN_ATTRS
 
 namespace {
 
